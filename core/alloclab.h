@@ -1,0 +1,144 @@
+/* alloclab: a configurable Go/tcmalloc-style allocator. Public API.
+ *
+ * Every function here is safe to call from any thread. Allocation functions
+ * follow C11/POSIX/glibc semantics: they return NULL and set errno on failure
+ * (ENOMEM, or EINVAL for a bad alignment); alc_posix_memalign returns the
+ * error instead. Everything else returns 0 or a negative errno-style code.
+ *
+ * The allocator starts itself on first use with ALLOCLAB_CONFIG (a libconfig
+ * file) when that variable is set, otherwise with the embedded default (Go's
+ * size-class table, 8 KiB pages, tiny width 16). alc_init() chooses a config
+ * explicitly; it must run before the first allocation.
+ */
+#ifndef ALLOCLAB_H
+#define ALLOCLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ALC_VERSION_MAJOR 0
+#define ALC_VERSION_MINOR 1
+
+#define ALC_MAX_CLASSES 128          /* size classes in one table, at most */
+#define ALC_MIN_PAGE_SIZE 4096
+#define ALC_MAX_PAGE_SIZE 65536
+#define ALC_MAX_SMALL_LIMIT (256u * 1024) /* largest small object a table may declare */
+#define ALC_ERRMSG_MAX 512
+
+/* ---- allocation ------------------------------------------------------- */
+
+void *alc_malloc(size_t size);
+void alc_free(void *ptr);
+void *alc_calloc(size_t nmemb, size_t size);
+void *alc_realloc(void *ptr, size_t size);
+void *alc_reallocarray(void *ptr, size_t nmemb, size_t size);
+void *alc_aligned_alloc(size_t alignment, size_t size);
+int alc_posix_memalign(void **memptr, size_t alignment, size_t size);
+void *alc_memalign(size_t alignment, size_t size);
+void *alc_valloc(size_t size);
+void *alc_pvalloc(size_t size);
+size_t alc_usable_size(const void *ptr);
+
+/* ---- configuration ---------------------------------------------------- */
+
+typedef struct alc_class {
+    uint32_t size;   /* bytes per object */
+    uint32_t pages;  /* pages per span */
+} alc_class_t;
+
+typedef struct alc_config {
+    uint32_t page_size;          /* bytes, power of two in [4096, 65536] */
+    uint32_t nclasses;           /* classes[0 .. nclasses-1], sizes increasing */
+    alc_class_t classes[ALC_MAX_CLASSES];
+    uint32_t tiny_width;         /* 0 (off), 8, 16 or 32 */
+    size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
+    char source[256];            /* file the config came from, or "<embedded default>" */
+} alc_config_t;
+
+/* A message for a person, naming file and line where there is one. */
+typedef struct alc_error {
+    char msg[ALC_ERRMSG_MAX];
+} alc_error_t;
+
+/* The embedded default: Go's size classes, 8 KiB pages, tiny width 16. */
+void alc_config_default(alc_config_t *cfg);
+
+/* Reads and validates a libconfig file. On error returns a negative code,
+ * leaves *cfg unspecified and describes the problem in err (may be NULL). */
+int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err);
+
+/* Generates a table by Go's rule: sizes up to max_small, each span the
+ * smallest run of pages whose tail waste is at most max_waste of the span. */
+int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
+                        double max_waste, alc_error_t *err);
+
+/* Checks the invariants of a table (also run by load and init). */
+int alc_config_validate(const alc_config_t *cfg, alc_error_t *err);
+
+/* Prints a table as Go's sizeclasses.go comment does: class, bytes/obj,
+ * bytes/span, objects, tail waste, max waste. */
+void alc_config_print_table(const alc_config_t *cfg, FILE *out);
+
+/* Starts the allocator with cfg (NULL: embedded default). Returns -EBUSY if
+ * the allocator already started, -EINVAL (message in err) for a bad table. */
+int alc_init(const alc_config_t *cfg, alc_error_t *err);
+
+/* The config the running allocator uses (starts it if needed). */
+const alc_config_t *alc_active_config(void);
+
+/* ---- statistics ------------------------------------------------------- */
+
+typedef struct alc_class_stats {
+    uint32_t size;               /* bytes per object */
+    uint64_t objects_in_use;     /* handed to the program, not in any cache */
+    uint64_t bytes_in_use;       /* objects_in_use * size */
+    uint64_t requested_bytes;    /* live bytes the program asked for (0 unless tracked) */
+    uint64_t spans;              /* spans owned by this class */
+    uint64_t mallocs;            /* objects taken from central by caches, cumulative */
+} alc_class_stats_t;
+
+typedef struct alc_stats {
+    uint64_t live_requested_bytes;   /* large + tiny exactly; small when tracked (see README) */
+    uint64_t small_bytes_in_use;     /* sum of class bytes_in_use */
+    uint64_t large_bytes_requested;  /* live large blocks, as requested */
+    uint64_t large_bytes_in_use;     /* live large blocks, page-rounded */
+    uint64_t large_allocs;           /* live large blocks */
+    uint64_t tiny_requests;          /* tiny requests served, cumulative */
+    uint64_t tiny_blocks;            /* tiny blocks started, cumulative */
+    uint64_t tiny_live_pieces;       /* tiny pieces not yet freed */
+    uint64_t tiny_live_bytes;        /* their requested bytes */
+    uint64_t spans_in_use;           /* small, tiny and large spans */
+    uint64_t spans_free;             /* free spans in the heap */
+    uint64_t pages_mapped;           /* pages obtained from the OS and not unmapped */
+    uint64_t pages_free;             /* free pages in the heap (both kinds below) */
+    uint64_t pages_released;         /* free pages currently returned to the OS */
+    uint64_t pages_returned_total;   /* pages returned to the OS, cumulative */
+    uint64_t cached_bytes;           /* bytes sitting in thread caches */
+    uint64_t threads;                /* thread caches alive */
+    uint32_t page_size;
+    uint32_t nclasses;
+    alc_class_stats_t classes[ALC_MAX_CLASSES];
+} alc_stats_t;
+
+/* Fills *st with a snapshot (exact when no other thread allocates). */
+void alc_stats_get(alc_stats_t *st);
+/* Writes a human-readable summary. */
+void alc_stats_print(FILE *out);
+
+/* Returns every cached object of the calling thread to the central lists
+ * (as thread exit does). */
+void alc_thread_flush(void);
+
+/* Returns free heap pages to the OS now, whatever the threshold. */
+void alc_release_free_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ALLOCLAB_H */

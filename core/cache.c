@@ -1,0 +1,173 @@
+/* Thread caches: per class, a singly linked list of free objects owned by
+ * one thread. malloc and free touch only these lists (malloc.c); this file
+ * is their slow side: making a thread's cache, refilling a list from
+ * central, flushing a list that grew past its limit, and giving everything
+ * back when the thread exits. See malloc.c. */
+#include <string.h>
+
+#include "internal.h"
+
+/* Until a thread's first allocation its cache pointer names this shared,
+ * empty cache: every list is empty and every limit zero, so the fast paths
+ * fall into the slow ones without a separate "initialised?" test. */
+ALC_INTERNAL alc_cache_t alc__empty_cache;
+ALC_INTERNAL __thread alc_cache_t *alc__tls_cache __attribute__((tls_model("initial-exec"))) =
+    &alc__empty_cache;
+
+static pthread_key_t cache_key;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static alc_cache_t *reg_head;
+static uint64_t reg_count;
+/* Counters of caches whose threads have exited. */
+static alc_stats_t retired;
+
+#define RELAXED memory_order_relaxed
+#define BUMP(field, by) atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (by), RELAXED)
+
+static void thread_exit(void *arg);
+
+void alc__cache_init(void) { pthread_key_create(&cache_key, thread_exit); }
+
+alc_cache_t *alc__cache_real(void) {
+    alc_cache_t *c = alc__tls_cache;
+    if (c->is_real)
+        return c;
+    alc__ensure_started();
+    c = alc__meta_alloc(sizeof *c);
+    if (!c)
+        return NULL;
+    c->is_real = true;
+    c->tiny_width = alc__tiny_width;
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        c->lists[i].max = 2 * alc__central_batch(i);
+        /* A popped object's word 1 holds the double-free mark; 8-byte
+         * objects have no word 1 and clear their own word 0 instead. */
+        c->lists[i].clear_word = alc__class_size[i] >= 16 ? 1 : 0;
+    }
+    pthread_mutex_lock(&reg_lock);
+    c->reg_next = reg_head;
+    if (reg_head)
+        reg_head->reg_prev = c;
+    reg_head = c;
+    reg_count++;
+    pthread_mutex_unlock(&reg_lock);
+    pthread_setspecific(cache_key, c);
+    alc__tls_cache = c;
+    return c;
+}
+
+void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
+    alc_cachelist_t *l = &c->lists[cls];
+    alc_freeobj_t *head;
+    uint32_t n = alc__central_take(cls, alc__central_batch(cls), &head);
+    if (n == 0)
+        return NULL;
+    alc_freeobj_t *first = head;
+    /* The rest joins whatever the list still holds. */
+    alc_freeobj_t *tail = head;
+    while (tail->next)
+        tail = tail->next;
+    if (n > 1) {
+        tail->next = l->head;
+        l->head = first->next;
+        BUMP(l->count, n - 1);
+    }
+    return first;
+}
+
+/* Detaches up to n objects from the front of list cls and gives them to central. */
+static void give_back(alc_cache_t *c, unsigned cls, uint32_t n) {
+    alc_cachelist_t *l = &c->lists[cls];
+    if (n == 0 || !l->head)
+        return;
+    alc_freeobj_t *head = l->head, *last = head;
+    uint32_t k = 1;
+    while (k < n && last->next) {
+        last = last->next;
+        k++;
+    }
+    l->head = last->next;
+    last->next = NULL;
+    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - k, RELAXED);
+    alc__central_give(cls, head, k);
+}
+
+void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
+    give_back(c, cls, alc__central_batch(cls));
+}
+
+void alc__cache_flush_all(alc_cache_t *c) {
+    if (!c->is_real)
+        return;
+    alc__tiny_retire(c);
+    for (unsigned i = 0; i <= alc__nclasses; i++)
+        give_back(c, i, atomic_load_explicit(&c->lists[i].count, RELAXED));
+}
+
+static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
+    st->tiny_requests += atomic_load_explicit(&c->tiny_requests, RELAXED);
+    st->tiny_blocks += atomic_load_explicit(&c->tiny_blocks, RELAXED);
+    uint64_t pieces = atomic_load_explicit(&c->tiny_requests, RELAXED);
+    uint64_t freed = atomic_load_explicit(&c->tiny_pieces_freed, RELAXED);
+    /* Pieces freed by another thread than the one that made them make one
+     * cache's difference negative; only the sum over all caches means much. */
+    st->tiny_live_pieces += pieces - freed;
+    st->tiny_live_bytes += atomic_load_explicit(&c->tiny_bytes_alloc, RELAXED) -
+                           atomic_load_explicit(&c->tiny_bytes_freed, RELAXED);
+}
+
+static void thread_exit(void *arg) {
+    alc_cache_t *c = arg;
+    alc__cache_flush_all(c);
+    pthread_mutex_lock(&reg_lock);
+    fold_counters(&retired, c);
+    if (c->reg_prev)
+        c->reg_prev->reg_next = c->reg_next;
+    else
+        reg_head = c->reg_next;
+    if (c->reg_next)
+        c->reg_next->reg_prev = c->reg_prev;
+    reg_count--;
+    pthread_mutex_unlock(&reg_lock);
+    /* Later destructors may still allocate: they get a fresh cache, which
+     * this key's destructor flushes again on its next round. */
+    alc__tls_cache = &alc__empty_cache;
+    alc__meta_free(c, sizeof *c);
+}
+
+void alc_thread_flush(void) {
+    alc_cache_t *c = alc__tls_cache;
+    if (c->is_real)
+        alc__cache_flush_all(c);
+}
+
+struct live_sum {
+    alc_stats_t *st;
+    uint64_t *cached;   /* objects per list */
+};
+
+static void add_live(alc_cache_t *c, void *arg) {
+    struct live_sum *sum = arg;
+    fold_counters(sum->st, c);
+    sum->st->threads++;
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        uint32_t n = atomic_load_explicit(&c->lists[i].count, RELAXED);
+        sum->cached[i] += n;
+        sum->st->cached_bytes += (uint64_t)n * alc__class_size[i];
+    }
+}
+
+void alc__cache_counters(alc_stats_t *st, uint64_t *cached) {
+    pthread_mutex_lock(&reg_lock);
+    st->tiny_requests += retired.tiny_requests;
+    st->tiny_blocks += retired.tiny_blocks;
+    st->tiny_live_pieces += retired.tiny_live_pieces;
+    st->tiny_live_bytes += retired.tiny_live_bytes;
+    struct live_sum sum = {st, cached};
+    for (alc_cache_t *c = reg_head; c; c = c->reg_next)
+        add_live(c, &sum);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void alc__cache_registry_lock(void) { pthread_mutex_lock(&reg_lock); }
+void alc__cache_registry_unlock(void) { pthread_mutex_unlock(&reg_lock); }

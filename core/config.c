@@ -1,0 +1,233 @@
+/* Config files: libconfig text -> alc_config_t, with every mistake reported
+ * as "file:line: what". The schema is documented in configs/README.md.
+ * See malloc.c for the overview. */
+#include <errno.h>
+#include <stdarg.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct loader {
+    const char *path;
+    alc_error_t *err;
+} loader_t;
+
+#define FAIL_AT(L, S, ...) fail_at((L), (S), __VA_ARGS__)
+
+static int fail_at(loader_t *L, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_at(loader_t *L, const config_setting_t *s, const char *fmt, ...) {
+    char what[ALC_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    alc__error(L->err, "%s:%u: %s", L->path, s ? config_setting_source_line(s) : 0, what);
+    return -EINVAL;
+}
+
+/* Every member of group g must be one of names (NULL-terminated). */
+static int only_known(loader_t *L, const config_setting_t *g, const char *where,
+                      const char *const *names) {
+    for (int i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(m);
+        bool known = false;
+        for (const char *const *n = names; *n; n++)
+            known = known || strcmp(*n, name) == 0;
+        if (!known)
+            return FAIL_AT(L, m, "unknown setting '%s%s'", where, name);
+    }
+    return 0;
+}
+
+static int get_group(loader_t *L, const config_setting_t *parent, const char *name,
+                     const char *where, config_setting_t **out) {
+    *out = config_setting_get_member(parent, name);
+    if (*out && !config_setting_is_group(*out))
+        return FAIL_AT(L, *out, "'%s' must be a group { ... }", where);
+    return 0;
+}
+
+/* An integer member in [lo, hi]; absent leaves *v alone. */
+static int get_int(loader_t *L, const config_setting_t *g, const char *name, const char *where,
+                   long long lo, long long hi, long long *v) {
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (!s)
+        return 0;
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+        return FAIL_AT(L, s, "'%s' must be an integer", where);
+    long long x = config_setting_get_int64(s);
+    if (x < lo || x > hi)
+        return FAIL_AT(L, s, "'%s' = %lld is out of range [%lld, %lld]", where, x, lo, hi);
+    *v = x;
+    return 0;
+}
+
+static int get_number(loader_t *L, const config_setting_t *g, const char *name,
+                      const char *where, double *v) {
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (!s)
+        return 0;
+    if (!config_setting_is_number(s))
+        return FAIL_AT(L, s, "'%s' must be a number", where);
+    *v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                                     : (double)config_setting_get_int64(s);
+    return 0;
+}
+
+static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg) {
+    if (!config_setting_is_list(t) && !config_setting_is_array(t))
+        return FAIL_AT(L, t, "'size_classes.table' must be a list of [bytes, pages] pairs");
+    int n = config_setting_length(t);
+    if (n < 1 || n > ALC_MAX_CLASSES - 1)
+        return FAIL_AT(L, t, "'size_classes.table' has %d classes: between 1 and %d are allowed",
+                       n, ALC_MAX_CLASSES - 1);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(t, (unsigned)i);
+        bool pair = (config_setting_is_array(e) || config_setting_is_list(e)) &&
+                    config_setting_length(e) == 2;
+        for (int k = 0; pair && k < 2; k++) {
+            int ty = config_setting_type(config_setting_get_elem(e, (unsigned)k));
+            pair = ty == CONFIG_TYPE_INT || ty == CONFIG_TYPE_INT64;
+        }
+        if (!pair)
+            return FAIL_AT(L, e, "size_classes.table[%d]: expected [bytes, pages], two integers", i);
+        long long size = config_setting_get_int64_elem(e, 0);
+        long long pages = config_setting_get_int64_elem(e, 1);
+        if (size < 1 || size > ALC_MAX_SMALL_LIMIT)
+            return FAIL_AT(L, e, "size_classes.table[%d]: size %lld is out of range [8, %u]", i,
+                           size, ALC_MAX_SMALL_LIMIT);
+        if (pages < 1 || pages > 1024)
+            return FAIL_AT(L, e, "size_classes.table[%d]: %lld pages per span is not in [1, 1024]",
+                           i, pages);
+        cfg->classes[i].size = (uint32_t)size;
+        cfg->classes[i].pages = (uint32_t)pages;
+    }
+    cfg->nclasses = (uint32_t)n;
+    return 0;
+}
+
+static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
+    static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap", NULL};
+    static const char *const sc_keys[] = {"generate", "table", NULL};
+    static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
+    static const char *const tiny_keys[] = {"width", NULL};
+    static const char *const heap_keys[] = {"release_threshold", NULL};
+    int rc;
+
+    if ((rc = only_known(L, root, "alloclab.", top)) < 0)
+        return rc;
+    const config_setting_t *ver = config_setting_get_member(root, "version");
+    if (!ver)
+        return FAIL_AT(L, root, "'alloclab.version' is missing (this build reads version = 1)");
+    long long version = 0;
+    if ((rc = get_int(L, root, "version", "alloclab.version", 1, 1, &version)) < 0)
+        return rc;
+
+    long long page = cfg->page_size;
+    if ((rc = get_int(L, root, "page_size", "alloclab.page_size", ALC_MIN_PAGE_SIZE,
+                      ALC_MAX_PAGE_SIZE, &page)) < 0)
+        return rc;
+    if (page & (page - 1))
+        return FAIL_AT(L, config_setting_get_member(root, "page_size"),
+                       "'alloclab.page_size' = %lld is not a power of two", page);
+    cfg->page_size = (uint32_t)page;
+
+    config_setting_t *tiny, *heap, *sc, *gen;
+    if ((rc = get_group(L, root, "tiny", "alloclab.tiny", &tiny)) < 0 ||
+        (rc = get_group(L, root, "heap", "alloclab.heap", &heap)) < 0 ||
+        (rc = get_group(L, root, "size_classes", "alloclab.size_classes", &sc)) < 0)
+        return rc;
+    if (tiny) {
+        long long w = cfg->tiny_width;
+        if ((rc = only_known(L, tiny, "alloclab.tiny.", tiny_keys)) < 0 ||
+            (rc = get_int(L, tiny, "width", "alloclab.tiny.width", 0, 32, &w)) < 0)
+            return rc;
+        if (w != 0 && w != 8 && w != 16 && w != 32)
+            return FAIL_AT(L, config_setting_get_member(tiny, "width"),
+                           "'alloclab.tiny.width' = %lld is not one of 0 (off), 8, 16, 32", w);
+        cfg->tiny_width = (uint32_t)w;
+    }
+    if (heap) {
+        long long r = (long long)cfg->release_threshold;
+        if ((rc = only_known(L, heap, "alloclab.heap.", heap_keys)) < 0 ||
+            (rc = get_int(L, heap, "release_threshold", "alloclab.heap.release_threshold", 0,
+                          (long long)1 << 46, &r)) < 0)
+            return rc;
+        cfg->release_threshold = (size_t)r;
+    }
+
+    if (!sc)
+        return FAIL_AT(L, root, "'alloclab.size_classes' is missing (give generate or table)");
+    if ((rc = only_known(L, sc, "alloclab.size_classes.", sc_keys)) < 0)
+        return rc;
+    if ((rc = get_group(L, sc, "generate", "alloclab.size_classes.generate", &gen)) < 0)
+        return rc;
+    const config_setting_t *table = config_setting_get_member(sc, "table");
+    if (!gen == !table)
+        return FAIL_AT(L, sc, "'alloclab.size_classes' needs exactly one of 'generate' and 'table'");
+
+    const config_setting_t *at = table;   /* where a table fault is reported */
+    if (gen) {
+        long long max_small = 32768;
+        double max_waste = 0.125;
+        if ((rc = only_known(L, gen, "alloclab.size_classes.generate.", gen_keys)) < 0 ||
+            (rc = get_int(L, gen, "max_small", "size_classes.generate.max_small", 16,
+                          ALC_MAX_SMALL_LIMIT, &max_small)) < 0 ||
+            (rc = get_number(L, gen, "max_waste", "size_classes.generate.max_waste", &max_waste)) < 0)
+            return rc;
+        alc_error_t e;
+        if (alc_config_generate(cfg, cfg->page_size, (uint32_t)max_small, max_waste, &e) < 0)
+            return FAIL_AT(L, gen, "size_classes.generate: %s", e.msg);
+        at = gen;
+    } else if ((rc = load_table(L, table, cfg)) < 0) {
+        return rc;
+    }
+
+    alc_error_t e;
+    int bad;
+    if (alc__validate(cfg, &e, &bad) < 0) {
+        if (bad >= 0 && table)
+            return FAIL_AT(L, config_setting_get_elem(table, (unsigned)bad),
+                           "size_classes.table[%d]: %s", bad, e.msg);
+        if (bad >= 0)
+            return FAIL_AT(L, at, "size_classes.generate: class %d: %s", bad + 1, e.msg);
+        return FAIL_AT(L, at, "size_classes: %s", e.msg);
+    }
+    return 0;
+}
+
+int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err) {
+    loader_t L = {path, err};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        alc__error(err, "%s: cannot open config: %s", path, strerror(e));
+        return -e;
+    }
+    config_t lc;
+    config_init(&lc);
+    int rc = 0;
+    if (config_read(&lc, f) != CONFIG_TRUE) {
+        alc__error(err, "%s:%d: %s", path, config_error_line(&lc), config_error_text(&lc));
+        rc = -EINVAL;
+    } else {
+        const config_setting_t *root = config_lookup(&lc, "alloclab");
+        alc_config_default(cfg);
+        if (!root || !config_setting_is_group(root))
+            rc = FAIL_AT(&L, root ? root : config_root_setting(&lc),
+                         "no 'alloclab: { ... };' group at the top level");
+        else
+            rc = load_root(&L, root, cfg);
+        if (rc == 0)
+            snprintf(cfg->source, sizeof cfg->source, "%s", path);
+    }
+    config_destroy(&lc);
+    fclose(f);
+    return rc;
+}

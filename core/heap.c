@@ -1,0 +1,249 @@
+/* Page heap: spans of whole pages. Free spans sit in lists by page count
+ * (exact for 1..127 pages, one list for longer ones), coalesce with free
+ * neighbours found through the page map, and past the release threshold
+ * hand their pages back to the OS with MADV_DONTNEED so RSS falls at once.
+ * New memory comes from the OS in 16 MiB aligned chunks. One lock guards
+ * everything here, including page-map writes. See malloc.c. */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define HEAP_LISTS 128                 /* free[n] holds n-page spans; free[0] the longer ones */
+#define HEAP_CHUNK ((size_t)16 << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    alc_span_t *free[HEAP_LISTS];
+    uint64_t pages_mapped;
+    uint64_t pages_free;               /* in free spans */
+    uint64_t pages_released;           /* in free spans returned to the OS */
+    uint64_t pages_returned_total;
+    uint64_t spans_free, spans_in_use;
+} H = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void alc__heap_init(void) {}
+void alc__heap_lock(void) { pthread_mutex_lock(&H.lock); }
+void alc__heap_unlock(void) { pthread_mutex_unlock(&H.lock); }
+
+static size_t page_bytes(size_t npages) { return npages << alc__page_shift; }
+static uintptr_t span_end(const alc_span_t *s) { return s->start + page_bytes(s->npages); }
+static unsigned list_of(size_t npages) { return npages < HEAP_LISTS ? (unsigned)npages : 0; }
+
+static void list_push(alc_span_t *s) {
+    alc_span_t **head = &H.free[list_of(s->npages)];
+    s->kind = ALC_SPAN_FREE;
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+    H.pages_free += s->npages;
+    if (s->released)
+        H.pages_released += s->npages;
+    H.spans_free++;
+}
+
+static void list_remove(alc_span_t *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        H.free[list_of(s->npages)] = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    H.pages_free -= s->npages;
+    if (s->released)
+        H.pages_released -= s->npages;
+    H.spans_free--;
+}
+
+static void clear_ends(alc_span_t *s) {
+    alc__pagemap_set(s->start, 1, NULL);
+    alc__pagemap_set(span_end(s) - alc__page_size, 1, NULL);
+}
+
+/* Joins free neighbours into s (not on a list, entries cleared) and lists it. */
+static void coalesce_and_push(alc_span_t *s) {
+    alc_span_t *left = s->start ? alc__pagemap_lookup((void *)(s->start - 1)) : NULL;
+    if (left && left->kind == ALC_SPAN_FREE) {
+        list_remove(left);
+        clear_ends(left);
+        left->npages += s->npages;
+        left->released = left->released && s->released;
+        left->zero = left->zero && s->zero;
+        alc__meta_free(s, sizeof *s);
+        s = left;
+    }
+    alc_span_t *right = alc__pagemap_lookup((void *)span_end(s));
+    if (right && right->kind == ALC_SPAN_FREE) {
+        list_remove(right);
+        clear_ends(right);
+        s->npages += right->npages;
+        s->released = s->released && right->released;
+        s->zero = s->zero && right->zero;
+        alc__meta_free(right, sizeof *right);
+    }
+    alc__pagemap_set_ends(s);
+    list_push(s);
+}
+
+/* Smallest free span of at least n pages, taken off its list. */
+static alc_span_t *find(size_t n) {
+    for (size_t i = n; i < HEAP_LISTS; i++) {
+        if (H.free[i]) {
+            alc_span_t *s = H.free[i];
+            list_remove(s);
+            return s;
+        }
+    }
+    alc_span_t *best = NULL;
+    for (alc_span_t *s = H.free[0]; s; s = s->next)
+        if (s->npages >= n && (!best || s->npages < best->npages ||
+                               (s->npages == best->npages && s->start < best->start)))
+            best = s;
+    if (best)
+        list_remove(best);
+    return best;
+}
+
+static int grow(size_t n) {
+    size_t bytes = (page_bytes(n) + HEAP_CHUNK - 1) & ~(HEAP_CHUNK - 1);
+    void *p = alc__os_map(bytes, HEAP_CHUNK);
+    if (!p)
+        return -ENOMEM;
+    /* Huge pages are a page-source choice, not a surprise: a 2 MiB page
+     * backing a few live bytes would inflate RSS. */
+    madvise(p, bytes, MADV_NOHUGEPAGE);
+    alc_span_t *s = alc__meta_alloc(sizeof *s);
+    if (!s) {
+        alc__os_unmap(p, bytes);
+        return -ENOMEM;
+    }
+    s->start = (uintptr_t)p;
+    s->npages = bytes >> alc__page_shift;
+    s->released = 1;   /* never touched: not resident, reads as zero */
+    s->zero = 1;
+    H.pages_mapped += s->npages;
+    coalesce_and_push(s);
+    return 0;
+}
+
+/* Cuts the first n pages off s; the rest goes back on a free list. */
+static int split(alc_span_t *s, size_t n) {
+    if (s->npages == n)
+        return 0;
+    alc_span_t *rest = alc__meta_alloc(sizeof *rest);
+    if (!rest)
+        return -ENOMEM;
+    rest->start = s->start + page_bytes(n);
+    rest->npages = s->npages - n;
+    rest->released = s->released;
+    rest->zero = s->zero;
+    s->npages = n;
+    if (alc__pagemap_set_ends(rest) < 0) {
+        alc__meta_free(rest, sizeof *rest);
+        s->npages += rest->npages;
+        return -ENOMEM;
+    }
+    list_push(rest);
+    return 0;
+}
+
+alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
+    size_t want = npages + align_pages - 1;
+    pthread_mutex_lock(&H.lock);
+    alc_span_t *s = find(want);
+    if (!s && grow(want) == 0)
+        s = find(want);
+    if (!s)
+        goto fail;
+    clear_ends(s);
+    s->kind = kind;   /* not FREE: the pieces split off below must not merge back */
+    if (align_pages > 1) {
+        uintptr_t align = page_bytes(align_pages);
+        uintptr_t a = (s->start + align - 1) & ~(align - 1);
+        size_t head = (a - s->start) >> alc__page_shift;
+        if (head) {
+            alc_span_t *body = alc__meta_alloc(sizeof *body);
+            if (!body)
+                goto fail_putback;
+            *body = *s;
+            body->start = a;
+            body->npages = s->npages - head;
+            s->npages = head;
+            alc__pagemap_set_ends(s);
+            list_push(s);
+            s = body;
+        }
+    }
+    if (split(s, npages) < 0)
+        goto fail_putback;
+    int rc = (kind == ALC_SPAN_LARGE) ? alc__pagemap_set_ends(s)
+                                      : alc__pagemap_set(s->start, s->npages, s);
+    if (rc < 0)
+        goto fail_putback;
+    H.spans_in_use++;
+    pthread_mutex_unlock(&H.lock);
+    return s;
+
+fail_putback:
+    clear_ends(s);
+    s->kind = ALC_SPAN_FREE;
+    coalesce_and_push(s);
+fail:
+    pthread_mutex_unlock(&H.lock);
+    return NULL;
+}
+
+static void release_locked(uint64_t keep_pages) {
+    uint64_t dirty = H.pages_free - H.pages_released;
+    for (unsigned i = 0; i < HEAP_LISTS && dirty > keep_pages; i++) {
+        /* Longest spans first: list 0, then 127 pages down to 1. */
+        unsigned li = i == 0 ? 0 : HEAP_LISTS - i;
+        for (alc_span_t *s = H.free[li]; s && dirty > keep_pages; s = s->next) {
+            if (s->released)
+                continue;
+            madvise((void *)s->start, page_bytes(s->npages), MADV_DONTNEED);
+            s->released = 1;
+            s->zero = 1;
+            H.pages_released += s->npages;
+            H.pages_returned_total += s->npages;
+            dirty -= s->npages;
+        }
+    }
+}
+
+void alc__heap_free(alc_span_t *s) {
+    pthread_mutex_lock(&H.lock);
+    if (s->kind == ALC_SPAN_LARGE)
+        clear_ends(s);
+    else
+        alc__pagemap_set(s->start, s->npages, NULL);
+    s->released = 0;
+    s->zero = 0;
+    s->kind = ALC_SPAN_FREE;
+    H.spans_in_use--;
+    coalesce_and_push(s);
+    uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
+    if (H.pages_free - H.pages_released > threshold)
+        release_locked(threshold / 2);
+    pthread_mutex_unlock(&H.lock);
+}
+
+void alc__heap_release(size_t keep_bytes) {
+    pthread_mutex_lock(&H.lock);
+    release_locked(keep_bytes >> alc__page_shift);
+    pthread_mutex_unlock(&H.lock);
+}
+
+void alc__heap_stats(alc_stats_t *st) {
+    pthread_mutex_lock(&H.lock);
+    st->pages_mapped = H.pages_mapped;
+    st->pages_free = H.pages_free;
+    st->pages_released = H.pages_released;
+    st->pages_returned_total = H.pages_returned_total;
+    st->spans_free = H.spans_free;
+    st->spans_in_use = H.spans_in_use;
+    pthread_mutex_unlock(&H.lock);
+}

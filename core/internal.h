@@ -1,0 +1,109 @@
+/* alloclab cross-file internals, grouped by the file that owns them.
+ * See malloc.c for the overview. Names start with alc__. */
+#ifndef ALC_INTERNAL_H
+#define ALC_INTERNAL_H
+
+#include "types.h"
+
+/* ---- sizeclass.c: the active table, in the form the fast path reads ---- */
+extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
+extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
+extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
+extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
+extern ALC_INTERNAL size_t alc__max_small;     /* 0 until started: everything takes the slow path */
+extern ALC_INTERNAL unsigned alc__nclasses;
+extern ALC_INTERNAL unsigned alc__tiny_list;   /* list index of tiny blocks (== nclasses) */
+extern ALC_INTERNAL uint32_t alc__tiny_width;
+extern ALC_INTERNAL size_t alc__page_size;
+extern ALC_INTERNAL unsigned alc__page_shift;
+extern ALC_INTERNAL alc_config_t alc__config;
+
+ALC_INTERNAL void alc__sizeclass_install(const alc_config_t *cfg);
+ALC_INTERNAL unsigned alc__size_to_class(size_t size);  /* size <= alc__max_small */
+ALC_INTERNAL uint32_t alc__div_magic(uint32_t size);
+ALC_INTERNAL int alc__validate(const alc_config_t *cfg, alc_error_t *err, int *bad);
+ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- pagemap.c: page number -> span, for the whole 48-bit space ---- */
+#define ALC_PM_L2_BITS 18
+#define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 (smallest page shift) - 18 */
+extern ALC_INTERNAL _Atomic(_Atomic(alc_span_t *) *) alc__pm_l1[ALC_PM_L1_MAX];
+
+ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
+    uintptr_t key = (uintptr_t)p >> alc__page_shift;
+    uintptr_t i1 = key >> ALC_PM_L2_BITS;
+    if (ALC_UNLIKELY(i1 >= ALC_PM_L1_MAX))
+        return NULL;
+    _Atomic(alc_span_t *) *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
+    if (ALC_UNLIKELY(l2 == NULL))
+        return NULL;
+    return atomic_load_explicit(&l2[key & ((1u << ALC_PM_L2_BITS) - 1)], memory_order_acquire);
+}
+/* Both under the heap lock. Return -ENOMEM if a leaf cannot be mapped. */
+ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);
+ALC_INTERNAL int alc__pagemap_set_ends(alc_span_t *s);   /* first and last page */
+
+/* ---- meta.c: memory for the allocator's own structures (never malloc) ---- */
+ALC_INTERNAL void *alc__meta_alloc(size_t size);          /* zeroed */
+ALC_INTERNAL void alc__meta_free(void *p, size_t size);
+ALC_INTERNAL void *alc__os_map(size_t size, size_t align);   /* NULL on failure */
+ALC_INTERNAL void alc__os_unmap(void *p, size_t size);
+ALC_INTERNAL void alc__meta_lock_all(void);
+ALC_INTERNAL void alc__meta_unlock_all(void);
+
+/* ---- heap.c: spans of pages ---- */
+/* A span of npages aligned to align_pages pages (1: any). The pages of a
+ * small or tiny span are all entered in the page map, a large span's first
+ * and last. Returns NULL (errno untouched) when the OS refuses memory. */
+ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind);
+ALC_INTERNAL void alc__heap_free(alc_span_t *s);
+ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
+ALC_INTERNAL void alc__heap_init(void);
+ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
+ALC_INTERNAL void alc__heap_lock(void);
+ALC_INTERNAL void alc__heap_unlock(void);
+
+/* ---- central.c: per-class span lists ---- */
+ALC_INTERNAL void alc__central_init(void);
+/* Takes up to `want` objects; returns how many, linked from *head. */
+ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_freeobj_t **head);
+/* Gives back n objects linked from head (any spans of class cls). */
+ALC_INTERNAL void alc__central_give(unsigned cls, alc_freeobj_t *head, uint32_t n);
+ALC_INTERNAL uint32_t alc__central_batch(unsigned cls);
+ALC_INTERNAL void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken);
+ALC_INTERNAL void alc__central_lock_all(void);
+ALC_INTERNAL void alc__central_unlock_all(void);
+
+/* ---- cache.c: thread caches ---- */
+extern ALC_INTERNAL __thread alc_cache_t *alc__tls_cache __attribute__((tls_model("initial-exec")));
+extern ALC_INTERNAL alc_cache_t alc__empty_cache;
+ALC_INTERNAL alc_cache_t *alc__cache_real(void);   /* the thread's own cache, made if needed */
+ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
+ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
+ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c);
+ALC_INTERNAL void alc__cache_init(void);
+ALC_INTERNAL void alc__cache_registry_lock(void);
+ALC_INTERNAL void alc__cache_registry_unlock(void);
+/* Adds every cache's counters (live and exited) to st, and each live
+ * cache's list lengths to cached[list]. */
+ALC_INTERNAL void alc__cache_counters(alc_stats_t *st, uint64_t *cached);
+
+/* ---- tiny.c: tiny blocks shared by small pieces ---- */
+#define ALC_TINY_BIAS 64u   /* count while a cache owns a block; > the 32 pieces a block can hold */
+ALC_INTERNAL void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size);
+ALC_INTERNAL void alc__tiny_free(alc_span_t *s, void *p);
+ALC_INTERNAL size_t alc__tiny_usable(const alc_span_t *s, const void *p);
+ALC_INTERNAL void alc__tiny_retire(alc_cache_t *c);
+ALC_INTERNAL int alc__tiny_span_init(alc_span_t *s);
+ALC_INTERNAL void alc__tiny_span_fini(alc_span_t *s);
+
+/* ---- malloc.c: entry points and the reporting of misuse ---- */
+ALC_INTERNAL void alc__ensure_started(void);
+extern ALC_INTERNAL _Atomic int alc__started;
+extern ALC_INTERNAL uintptr_t alc__secret;   /* free objects carry (address ^ secret) in word 1 */
+ALC_INTERNAL _Noreturn void alc__fatal_pointer(const char *what, const void *p);
+ALC_INTERNAL void alc__push_free(alc_cache_t *c, unsigned cls, void *p);
+ALC_INTERNAL void alc__large_stats(alc_stats_t *st);
+
+#endif /* ALC_INTERNAL_H */

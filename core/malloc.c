@@ -1,0 +1,513 @@
+/* alloclab: entry points and the fast paths.
+ *
+ * Design, after Go's runtime allocator (malloc.go) and tcmalloc:
+ *
+ *   sizeclass.c  the size-class table (from a config file or embedded) and
+ *                the size -> class lookup arrays built from it at start-up
+ *   pagemap.c    page number -> span for any address, two-level array
+ *   heap.c       spans of pages: free lists, coalescing, release to the OS
+ *   central.c    per class, spans with free objects; one lock per class
+ *   cache.c      per thread, a free list per class; no lock
+ *   tiny.c       blocks of W bytes (8/16/32) shared by smaller requests
+ *   meta.c       memory for all of the above, straight from the OS
+ *   config.c     libconfig files -> alc_config_t
+ *   stats.c      counters and the human-readable dump
+ *
+ * Allocating n bytes:
+ *   1. n < W (tiny width) and no alignment asked: bump inside the thread's
+ *      current tiny block, aligned by the piece's size (16/8/4/2, the seed's
+ *      rule extended to 16). A block full: a fresh one from the tiny list.
+ *   2. n <= the largest class: class = class8[(n+7)/8] or class128[...],
+ *      pop the thread's list for that class. No lock, no atomic
+ *      read-modify-write, no indirect call; one unlikely branch.
+ *   3. The list empty: a batch from central (class lock); central empty: a
+ *      new span from the heap (heap lock) with the class's pages.
+ *   4. The heap short: 16 MiB more from the OS (mmap).
+ *   5. n above the largest class: a page-rounded span from the heap.
+ *
+ * Freeing p:
+ *   page map -> span. Small: check that p starts an object and is not
+ *   already free (word 1 holds address ^ secret while an object is free),
+ *   push on the thread's list; past the list's limit a batch goes back to
+ *   central, and a span whose objects are all back goes to the heap, which
+ *   coalesces it and, past the release threshold, returns pages to the OS.
+ *   Tiny: decrement the block's live count; at zero the block is freed.
+ *   Large: back to the heap. Anything else: a message naming p, then abort.
+ *
+ * Memory freed by another thread than the one that allocated it joins the
+ * freeing thread's cache; objects belong to spans, not threads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+ALC_INTERNAL _Atomic int alc__started;
+ALC_INTERNAL uintptr_t alc__secret;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Large blocks, for stats. */
+static _Atomic uint64_t large_live, large_bytes, large_requested;
+
+#define RELAXED memory_order_relaxed
+#define BUMP(field, by) atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (by), RELAXED)
+
+/* Exit status when the config the user chose cannot be used (sysexits' EX_CONFIG). */
+#define ALC_EXIT_CONFIG 78
+
+/* ---- misuse ----------------------------------------------------------- */
+
+void alc__fatal_pointer(const char *what, const void *p) {
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "alloclab: %s (address %p)\n", what, p);
+    if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
+        /* nothing more can be said */
+    }
+    abort();
+}
+
+/* ---- start-up and fork ------------------------------------------------ */
+
+static void atfork_prepare(void) {
+    alc__cache_registry_lock();
+    alc__central_lock_all();
+    alc__heap_lock();
+    alc__meta_lock_all();
+}
+
+static void atfork_parent(void) {
+    alc__meta_unlock_all();
+    alc__heap_unlock();
+    alc__central_unlock_all();
+    alc__cache_registry_unlock();
+}
+
+static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
+    alc_error_t e;
+    if (alc_config_validate(cfg, &e) < 0) {
+        alc__error(err, "%s: %s", cfg->source, e.msg);
+        return -EINVAL;
+    }
+    alc__sizeclass_install(cfg);
+    if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
+        alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
+    alc__heap_init();
+    alc__central_init();
+    alc__cache_init();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_parent);
+    atomic_store_explicit(&alc__started, 1, memory_order_release);
+    return 0;
+}
+
+int alc_init(const alc_config_t *cfg, alc_error_t *err) {
+    alc_config_t def;
+    if (!cfg) {
+        alc_config_default(&def);
+        cfg = &def;
+    }
+    pthread_mutex_lock(&start_lock);
+    int rc = atomic_load(&alc__started) ? -EBUSY : start_locked(cfg, err);
+    if (rc == -EBUSY)
+        alc__error(err, "alloclab already started with %s", alc__config.source);
+    pthread_mutex_unlock(&start_lock);
+    return rc;
+}
+
+void alc__ensure_started(void) {
+    if (ALC_LIKELY(atomic_load_explicit(&alc__started, memory_order_acquire)))
+        return;
+    pthread_mutex_lock(&start_lock);
+    if (!atomic_load(&alc__started)) {
+        alc_config_t cfg;
+        alc_error_t err;
+        const char *path = getenv("ALLOCLAB_CONFIG");
+        int rc;
+        if (path && *path)
+            rc = alc_config_load(path, &cfg, &err);
+        else {
+            alc_config_default(&cfg);
+            rc = 0;
+        }
+        if (rc == 0)
+            rc = start_locked(&cfg, &err);
+        if (rc < 0) {
+            /* Never run on a different allocator than the one asked for. */
+            char buf[ALC_ERRMSG_MAX + 64];
+            int n = snprintf(buf, sizeof buf, "alloclab: %s\n", err.msg);
+            if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
+            }
+            _exit(ALC_EXIT_CONFIG);
+        }
+    }
+    pthread_mutex_unlock(&start_lock);
+}
+
+const alc_config_t *alc_active_config(void) {
+    alc__ensure_started();
+    return &alc__config;
+}
+
+/* ---- small objects ---------------------------------------------------- */
+
+void alc__push_free(alc_cache_t *c, unsigned cls, void *p) {
+    alc_cachelist_t *l = &c->lists[cls];
+    if (atomic_load_explicit(&l->count, RELAXED) >= l->max)
+        alc__cache_overflow(c, cls);
+    ((alc_freeobj_t *)p)->next = l->head;
+    l->head = p;
+    BUMP(l->count, 1);
+}
+
+static ALC_NOINLINE void *malloc_slow(size_t size);
+
+ALC_INLINE void *pop(alc_cachelist_t *l) {
+    alc_freeobj_t *p = l->head;
+    if (ALC_UNLIKELY(!p))
+        return NULL;
+    l->head = p->next;
+    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - 1, RELAXED);
+    ((uintptr_t *)p)[l->clear_word] = 0;
+    return p;
+}
+
+static ALC_NOINLINE void *large_alloc(size_t size, size_t align) {
+    alc__ensure_started();
+    /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
+    if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t npages = (size + alc__page_size - 1) >> alc__page_shift;
+    if (npages == 0)
+        npages = 1;
+    size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
+    alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->requested = size;
+    s->elemsize = 0;
+    BUMP(large_live, 1);
+    BUMP(large_bytes, npages << alc__page_shift);
+    BUMP(large_requested, size);
+    return (void *)s->start;
+}
+
+/* Class index for a small size; the size must be <= alc__max_small. */
+ALC_INLINE unsigned class_of(size_t size) {
+    return size <= ALC_SMALL_MAX - 8
+               ? alc__class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV]
+               : alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
+}
+
+void *alc_malloc(size_t size) {
+    alc_cache_t *c = alc__tls_cache;
+    if (size < c->tiny_width) {
+        size_t n = size + (size == 0);   /* malloc(0): a unique 1-byte piece */
+        uint32_t off = c->tiny_off;
+        if ((n & 15) == 0)
+            off = (off + 15) & ~15u;
+        else if ((n & 7) == 0)
+            off = (off + 7) & ~7u;
+        else if ((n & 3) == 0)
+            off = (off + 3) & ~3u;
+        else if ((n & 1) == 0)
+            off = (off + 1) & ~1u;
+        if (ALC_LIKELY(off + n <= c->tiny_width && c->tiny)) {
+            unsigned end = off + (unsigned)n - 1;
+            _Atomic uint8_t *e = (_Atomic uint8_t *)c->tiny_end_word + (end >> 3);
+            atomic_store_explicit(e, (uint8_t)(atomic_load_explicit(e, RELAXED) | (1u << (end & 7))), RELAXED);
+            c->tiny_off = off + (uint32_t)n;
+            c->tiny_pieces++;
+            BUMP(c->tiny_requests, 1);
+            BUMP(c->tiny_bytes_alloc, n);
+            return (void *)(c->tiny + off);
+        }
+        return alc__tiny_alloc_slow(c, n);
+    }
+    if (ALC_UNLIKELY(size > alc__max_small))
+        return malloc_slow(size);
+    void *p = pop(&c->lists[class_of(size)]);
+    if (ALC_UNLIKELY(!p))
+        return malloc_slow(size);
+    return p;
+}
+
+static ALC_NOINLINE void *malloc_slow(size_t size) {
+    if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
+        alc__ensure_started();
+        return alc_malloc(size);
+    }
+    if (size > alc__max_small)
+        return large_alloc(size, 0);
+    alc_cache_t *c = alc__tls_cache;
+    if (!c->is_real) {
+        if (!alc__cache_real()) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return alc_malloc(size);
+    }
+    unsigned cls = class_of(size + (size == 0));
+    void *p = alc__cache_refill(c, cls);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
+    return p;
+}
+
+/* ---- free ------------------------------------------------------------- */
+
+static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
+
+/* Is p the start of one of small span s's objects? */
+ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
+    uintptr_t off = (uintptr_t)p - s->start;
+    uint32_t idx = (uint32_t)((off * s->magic) >> 32);
+    return (uintptr_t)idx * s->elemsize == off && idx < s->nelems;
+}
+
+void alc_free(void *p) {
+    alc_span_t *s = alc__pagemap_lookup(p);
+    if (ALC_LIKELY(s != NULL && s->kind == ALC_SPAN_SMALL)) {
+        uintptr_t *w = p;
+        uintptr_t mark = (uintptr_t)p ^ alc__secret;
+        alc_cache_t *c = alc__tls_cache;
+        alc_cachelist_t *l = &c->lists[s->cls];
+        uint32_t n = atomic_load_explicit(&l->count, RELAXED);
+        if (ALC_LIKELY(starts_object(s, p) && w[1] != mark && n < l->max)) {
+            w[1] = mark;
+            ((alc_freeobj_t *)p)->next = l->head;
+            l->head = p;
+            atomic_store_explicit(&l->count, n + 1, RELAXED);
+            return;
+        }
+    }
+    free_slow(p, s);
+}
+
+static void free_large(alc_span_t *s, void *p) {
+    if ((uintptr_t)p != s->start)
+        alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
+    uint64_t bytes = s->npages << alc__page_shift;
+    atomic_fetch_sub(&large_live, 1);
+    atomic_fetch_sub(&large_bytes, bytes);
+    atomic_fetch_sub(&large_requested, s->requested);
+    alc__heap_free(s);
+}
+
+static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
+    if (!p)
+        return;
+    if (!s)
+        alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
+    switch (s->kind) {
+    case ALC_SPAN_SMALL:
+    case ALC_SPAN_SMALL8: {
+        if (!starts_object(s, p))
+            alc__fatal_pointer("free(): pointer is not the start of a block", p);
+        uintptr_t mark = (uintptr_t)p ^ alc__secret;
+        if (s->kind == ALC_SPAN_SMALL) {
+            if (((uintptr_t *)p)[1] == mark)
+                alc__fatal_pointer("free(): double free", p);
+            ((uintptr_t *)p)[1] = mark;
+        }
+        alc_cache_t *c = alc__cache_real();
+        if (!c)
+            return;   /* out of memory for a cache: the object stays out of use */
+        alc__push_free(c, s->cls, p);
+        return;
+    }
+    case ALC_SPAN_TINY:
+        alc__tiny_free(s, p);
+        return;
+    case ALC_SPAN_LARGE:
+        free_large(s, p);
+        return;
+    default:
+        alc__fatal_pointer("free(): pointer into free memory (double free?)", p);
+    }
+}
+
+/* ---- the rest of the family ------------------------------------------- */
+
+size_t alc_usable_size(const void *p) {
+    if (!p)
+        return 0;
+    alc_span_t *s = alc__pagemap_lookup(p);
+    if (!s)
+        alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
+    switch (s->kind) {
+    case ALC_SPAN_SMALL:
+    case ALC_SPAN_SMALL8:
+        return s->elemsize;
+    case ALC_SPAN_TINY:
+        return alc__tiny_usable(s, p);
+    case ALC_SPAN_LARGE:
+        return (s->start + (s->npages << alc__page_shift)) - (uintptr_t)p;
+    default:
+        alc__fatal_pointer("malloc_usable_size(): pointer into free memory", p);
+    }
+}
+
+void *alc_calloc(size_t nmemb, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    alc__ensure_started();
+    if (total > alc__max_small) {
+        /* Large spans fresh from the OS (or returned to it) read as zero:
+         * clearing them would only fault in pages. */
+        void *p = large_alloc(total, 0);
+        if (p) {
+            alc_span_t *s = alc__pagemap_lookup(p);
+            if (!s->zero)
+                memset(p, 0, total);
+        }
+        return p;
+    }
+    void *p = alc_malloc(total);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+void *alc_realloc(void *p, size_t size) {
+    if (!p)
+        return alc_malloc(size);
+    if (size == 0) {   /* glibc: free and return NULL */
+        alc_free(p);
+        return NULL;
+    }
+    size_t old = alc_usable_size(p);
+    alc_span_t *s = alc__pagemap_lookup(p);
+    switch (s->kind) {
+    case ALC_SPAN_TINY:
+        if (size <= old)
+            return p;
+        break;
+    case ALC_SPAN_SMALL:
+    case ALC_SPAN_SMALL8:
+        if (size <= alc__max_small && alc__class_size[class_of(size)] == s->elemsize)
+            return p;
+        break;
+    case ALC_SPAN_LARGE:
+        /* Same page count: nothing to move. */
+        if (size > alc__max_small && size <= ((size_t)1 << 46) &&
+            ((size + alc__page_size - 1) >> alc__page_shift) == s->npages) {
+            atomic_fetch_add(&large_requested, size - s->requested);
+            s->requested = size;
+            return p;
+        }
+        break;
+    }
+    void *q = alc_malloc(size);
+    if (!q)
+        return NULL;   /* p is left as it was */
+    memcpy(q, p, old < size ? old : size);
+    alc_free(p);
+    return q;
+}
+
+void *alc_reallocarray(void *p, size_t nmemb, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(nmemb, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alc_realloc(p, total);
+}
+
+static bool pow2(size_t x) { return x && !(x & (x - 1)); }
+
+/* An object aligned to align (a power of two): the smallest class whose
+ * objects are multiples of it (spans start on page boundaries), else a
+ * large span with that alignment. Never a tiny piece. */
+static void *aligned(size_t align, size_t size) {
+    alc__ensure_started();
+    if (align <= 8 && size >= alc__tiny_width)
+        return alc_malloc(size);   /* every class is a multiple of 8 */
+    if (size == 0)
+        size = 1;
+    if (align <= alc__page_size && size <= alc__max_small) {
+        for (unsigned cls = class_of(size); cls < alc__nclasses; cls++) {
+            if (alc__class_size[cls] % align == 0) {
+                alc_cache_t *c = alc__cache_real();
+                if (!c)
+                    break;
+                void *p = pop(&c->lists[cls]);
+                if (!p && (p = alc__cache_refill(c, cls)) != NULL)
+                    ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
+                if (!p)
+                    break;
+                return p;
+            }
+        }
+    }
+    return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align);
+}
+
+void *alc_aligned_alloc(size_t align, size_t size) {
+    if (!pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, size);
+}
+
+int alc_posix_memalign(void **out, size_t align, size_t size) {
+    if (!pow2(align) || align % sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, size);
+    if (!p) {
+        int e = errno;
+        errno = saved;
+        return e;
+    }
+    *out = p;
+    return 0;
+}
+
+void *alc_memalign(size_t align, size_t size) {
+    if (!pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, size);
+}
+
+void *alc_valloc(size_t size) {
+    alc__ensure_started();
+    return aligned(alc__page_size, size);
+}
+
+void *alc_pvalloc(size_t size) {
+    alc__ensure_started();
+    size_t ps = alc__page_size;
+    if (size > SIZE_MAX - ps) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(ps, size ? (size + ps - 1) & ~(ps - 1) : ps);
+}
+
+void alc_release_free_memory(void) {
+    alc__ensure_started();
+    alc__heap_release(0);
+}
+
+void alc__large_stats(alc_stats_t *st) {
+    st->large_allocs = atomic_load(&large_live);
+    st->large_bytes_in_use = atomic_load(&large_bytes);
+    st->large_bytes_requested = atomic_load(&large_requested);
+}

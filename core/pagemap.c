@@ -1,0 +1,43 @@
+/* Page map: page number -> span, a two-level array over the 48-bit address
+ * space. The root is static (untouched parts cost no memory); leaves of
+ * 2^18 entries are mapped when the heap first owns a page they cover.
+ * Invariant: an entry is NULL or names the span that holds the page. Every
+ * span has its first and last page entered; small and tiny spans have all.
+ * Writes happen under the heap lock; free() reads without one. See malloc.c. */
+#include <errno.h>
+
+#include "internal.h"
+
+ALC_INTERNAL _Atomic(_Atomic(alc_span_t *) *) alc__pm_l1[ALC_PM_L1_MAX];
+
+static _Atomic(alc_span_t *) *leaf(uintptr_t key) {
+    uintptr_t i1 = key >> ALC_PM_L2_BITS;
+    if (i1 >= ALC_PM_L1_MAX)
+        return NULL;
+    _Atomic(alc_span_t *) *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_relaxed);
+    if (!l2) {
+        l2 = alc__os_map(sizeof(*l2) << ALC_PM_L2_BITS, 0);
+        if (!l2)
+            return NULL;
+        atomic_store_explicit(&alc__pm_l1[i1], l2, memory_order_release);
+    }
+    return l2;
+}
+
+int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
+    uintptr_t key = addr >> alc__page_shift;
+    for (size_t i = 0; i < npages; i++, key++) {
+        _Atomic(alc_span_t *) *l2 = leaf(key);
+        if (!l2)
+            return -ENOMEM;
+        atomic_store_explicit(&l2[key & ((1u << ALC_PM_L2_BITS) - 1)], s, memory_order_release);
+    }
+    return 0;
+}
+
+int alc__pagemap_set_ends(alc_span_t *s) {
+    int rc = alc__pagemap_set(s->start, 1, s);
+    if (rc == 0 && s->npages > 1)
+        rc = alc__pagemap_set(s->start + ((s->npages - 1) << alc__page_shift), 1, s);
+    return rc;
+}

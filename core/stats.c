@@ -1,0 +1,65 @@
+/* Statistics: a snapshot assembled from central (objects out of spans),
+ * thread caches (objects waiting in lists, tiny counters), the heap (pages)
+ * and the large-block counters. Exact when no other thread allocates
+ * meanwhile. See malloc.c. */
+#include <string.h>
+
+#include "internal.h"
+
+void alc_stats_get(alc_stats_t *st) {
+    alc__ensure_started();
+    memset(st, 0, sizeof *st);
+    st->page_size = (uint32_t)alc__page_size;
+    st->nclasses = alc__nclasses;
+    uint64_t cached[ALC_NLISTS] = {0};
+    alc__cache_counters(st, cached);
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        uint64_t spans, nalloc, taken;
+        alc__central_stats(i, &spans, &nalloc, &taken);
+        uint64_t in_use = nalloc > cached[i] ? nalloc - cached[i] : 0;
+        if (i < alc__nclasses) {
+            alc_class_stats_t *cs = &st->classes[i];
+            cs->size = alc__class_size[i];
+            cs->objects_in_use = in_use;
+            cs->bytes_in_use = in_use * cs->size;
+            cs->spans = spans;
+            cs->mallocs = taken;
+            st->small_bytes_in_use += cs->bytes_in_use;
+        }
+    }
+    alc__large_stats(st);
+    alc__heap_stats(st);
+    st->live_requested_bytes = st->large_bytes_requested + st->tiny_live_bytes;
+}
+
+void alc_stats_print(FILE *out) {
+    alc_stats_t st;
+    alc_stats_get(&st);
+    double mib = 1024.0 * 1024.0;
+    fprintf(out, "alloclab stats (%s, page %u, %u classes, tiny width %u)\n", alc__config.source,
+            st.page_size, st.nclasses, alc__tiny_width);
+    fprintf(out, "  small in use     %12llu bytes\n", (unsigned long long)st.small_bytes_in_use);
+    fprintf(out, "  large in use     %12llu bytes in %llu blocks (%llu requested)\n",
+            (unsigned long long)st.large_bytes_in_use, (unsigned long long)st.large_allocs,
+            (unsigned long long)st.large_bytes_requested);
+    fprintf(out, "  tiny             %12llu requests, %llu blocks, %llu live pieces (%llu bytes)\n",
+            (unsigned long long)st.tiny_requests, (unsigned long long)st.tiny_blocks,
+            (unsigned long long)st.tiny_live_pieces, (unsigned long long)st.tiny_live_bytes);
+    fprintf(out, "  thread caches    %12llu bytes in %llu threads\n",
+            (unsigned long long)st.cached_bytes, (unsigned long long)st.threads);
+    fprintf(out, "  spans            %12llu in use, %llu free\n", (unsigned long long)st.spans_in_use,
+            (unsigned long long)st.spans_free);
+    fprintf(out, "  pages            %12llu mapped (%.1f MiB), %llu free, %llu released, %llu returned in all\n",
+            (unsigned long long)st.pages_mapped, (double)st.pages_mapped * st.page_size / mib,
+            (unsigned long long)st.pages_free, (unsigned long long)st.pages_released,
+            (unsigned long long)st.pages_returned_total);
+    fprintf(out, "  %5s %9s %12s %14s %7s\n", "class", "bytes/obj", "objects", "bytes in use", "spans");
+    for (unsigned i = 0; i < st.nclasses; i++) {
+        const alc_class_stats_t *c = &st.classes[i];
+        if (c->spans == 0 && c->objects_in_use == 0)
+            continue;
+        fprintf(out, "  %5u %9u %12llu %14llu %7llu\n", i + 1, c->size,
+                (unsigned long long)c->objects_in_use, (unsigned long long)c->bytes_in_use,
+                (unsigned long long)c->spans);
+    }
+}

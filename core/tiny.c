@@ -1,0 +1,138 @@
+/* Tiny allocator: requests below the tiny width W share W-byte blocks, as
+ * in Go's mallocgc (the seed document). Go's garbage collector frees a block
+ * when no piece is reachable; C frees each piece, so every block carries:
+ *   - a live count (one byte). While a cache owns the block (bumps pieces
+ *     out of it) the count holds ALC_TINY_BIAS minus the pieces freed so
+ *     far, and the owner counts its pieces privately, so allocating takes no
+ *     atomic operation. Retiring the block adds (pieces - BIAS); whoever
+ *     brings the count to zero, the owner retiring or the last free, gives
+ *     the block back.
+ *   - a map of piece ends (W bits): bit i set when a piece ends at byte i.
+ *     Only the owner writes it, so a piece's size (for usable size, realloc
+ *     and the byte counters) is the distance to the first end at or after it.
+ * The fast path that bumps inside the current block is in malloc.c. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define RELAXED memory_order_relaxed
+#define BUMP(field, by) atomic_store_explicit(&(field), atomic_load_explicit(&(field), RELAXED) + (by), RELAXED)
+
+static size_t side_bytes(const alc_span_t *s) {
+    return (size_t)s->nelems + (size_t)s->nelems * (s->elemsize / 8);
+}
+
+int alc__tiny_span_init(alc_span_t *s) {
+    uint8_t *m = alc__meta_alloc(side_bytes(s));
+    if (!m)
+        return -ENOMEM;
+    s->tiny_count = (_Atomic uint8_t *)m;
+    s->tiny_ends = m + s->nelems;
+    return 0;
+}
+
+void alc__tiny_span_fini(alc_span_t *s) {
+    alc__meta_free((void *)s->tiny_count, side_bytes(s));
+    s->tiny_count = NULL;
+    s->tiny_ends = NULL;
+}
+
+static size_t block_index(const alc_span_t *s, const void *p) {
+    return ((uintptr_t)p - s->start) >> __builtin_ctz(s->elemsize);
+}
+
+static _Atomic uint8_t *ends_of(const alc_span_t *s, size_t b) {
+    return (_Atomic uint8_t *)s->tiny_ends + b * (s->elemsize / 8);
+}
+
+/* Size of the piece at p: from p to the first piece end at or after it. */
+static size_t piece_size(const alc_span_t *s, const void *p) {
+    size_t b = block_index(s, p);
+    unsigned o = (unsigned)(((uintptr_t)p - s->start) & (s->elemsize - 1));
+    _Atomic uint8_t *e = ends_of(s, b);
+    uint32_t word = 0;
+    for (unsigned i = 0; i < s->elemsize / 8; i++)
+        word |= (uint32_t)atomic_load_explicit(&e[i], RELAXED) << (8 * i);
+    word >>= o;
+    return word ? (size_t)__builtin_ctz(word) + 1 : 0;
+}
+
+size_t alc__tiny_usable(const alc_span_t *s, const void *p) { return piece_size(s, p); }
+
+static void mark_end(_Atomic uint8_t *ends, unsigned end) {
+    _Atomic uint8_t *e = &ends[end >> 3];
+    atomic_store_explicit(e, (uint8_t)(atomic_load_explicit(e, RELAXED) | (1u << (end & 7))), RELAXED);
+}
+
+void alc__tiny_retire(alc_cache_t *c) {
+    if (!c->tiny)
+        return;
+    uint8_t delta = (uint8_t)(c->tiny_pieces - ALC_TINY_BIAS);
+    uint8_t old = atomic_fetch_add_explicit(c->tiny_cnt, delta, memory_order_acq_rel);
+    void *block = (void *)c->tiny;
+    c->tiny = 0;
+    c->tiny_off = 0;
+    c->tiny_pieces = 0;
+    if ((uint8_t)(old + delta) == 0)
+        alc__push_free(c, alc__tiny_list, block);
+}
+
+void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
+    if (!c->is_real) {
+        if (!alc__cache_real()) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return alc_malloc(size);
+    }
+    unsigned T = alc__tiny_list;
+    alc_cachelist_t *l = &c->lists[T];
+    alc_freeobj_t *blk = l->head;
+    if (blk) {
+        l->head = blk->next;
+        atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - 1, RELAXED);
+    } else if (!(blk = alc__cache_refill(c, T))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    alc_span_t *s = alc__pagemap_lookup(blk);
+    size_t b = block_index(s, blk);
+    _Atomic uint8_t *ends = ends_of(s, b);
+    for (unsigned i = 0; i < s->elemsize / 8; i++)
+        atomic_store_explicit(&ends[i], 0, RELAXED);
+    mark_end(ends, (unsigned)size - 1);
+    BUMP(c->tiny_blocks, 1);
+    BUMP(c->tiny_requests, 1);
+    BUMP(c->tiny_bytes_alloc, size);
+    /* Go's rule: keep whichever block has more room left. */
+    if (!c->tiny || size < c->tiny_off) {
+        alc__tiny_retire(c);
+        atomic_store_explicit(&s->tiny_count[b], ALC_TINY_BIAS, memory_order_release);
+        c->tiny = (uintptr_t)blk;
+        c->tiny_off = (uint32_t)size;
+        c->tiny_pieces = 1;
+        c->tiny_cnt = &s->tiny_count[b];
+        c->tiny_end_word = (void *)ends;
+    } else {
+        atomic_store_explicit(&s->tiny_count[b], 1, memory_order_release);
+    }
+    return blk;
+}
+
+void alc__tiny_free(alc_span_t *s, void *p) {
+    size_t size = piece_size(s, p);
+    if (size == 0)
+        alc__fatal_pointer("free(): not a piece of a tiny block", p);
+    size_t b = block_index(s, p);
+    uint8_t old = atomic_fetch_sub_explicit(&s->tiny_count[b], 1, memory_order_acq_rel);
+    if (old == 0)
+        alc__fatal_pointer("free(): double free of a tiny piece", p);
+    alc_cache_t *c = alc__cache_real();
+    if (!c)
+        return;   /* no cache can be made: the block stays counted, nothing is lost but it */
+    BUMP(c->tiny_pieces_freed, 1);
+    BUMP(c->tiny_bytes_freed, size);
+    if (old == 1)
+        alc__push_free(c, alc__tiny_list, (void *)(s->start + b * s->elemsize));
+}

@@ -1,0 +1,116 @@
+/* alloclab internal data structures. See malloc.c for the overview.
+ *
+ *   alc_span_t      a run of whole pages: free in the heap, or carved into
+ *                   objects of one class, or one tiny-block span, or one large block
+ *   alc_freeobj_t   the link written into a free object's first word
+ *   alc_cachelist_t one class's free list in a thread cache
+ *   alc_cache_t     a thread's cache: per-class lists, tiny block, counters
+ *   alc_central_t   one class's spans with free objects, behind one lock
+ *   alc_heap_t      free spans by size, page-source chunks, release accounting
+ */
+#ifndef ALC_TYPES_H
+#define ALC_TYPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloclab.h"
+
+#define ALC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ALC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ALC_NOINLINE __attribute__((noinline))
+#define ALC_INLINE static inline __attribute__((always_inline))
+#define ALC_INTERNAL __attribute__((visibility("hidden")))
+
+/* Size-to-class tables, as Go's size_to_class8 / size_to_class128. */
+#define ALC_SMALL_DIV 8
+#define ALC_SMALL_MAX 1024
+#define ALC_LARGE_DIV 128
+#define ALC_CLASS8_N (ALC_SMALL_MAX / ALC_SMALL_DIV + 1)
+#define ALC_CLASS128_N ((ALC_MAX_SMALL_LIMIT - ALC_SMALL_MAX) / ALC_LARGE_DIV + 1)
+
+/* Tiny blocks have a class of their own, after the table's classes. */
+#define ALC_NLISTS (ALC_MAX_CLASSES + 1)
+
+enum alc_span_kind {
+    ALC_SPAN_FREE = 0,   /* in the heap's free lists */
+    ALC_SPAN_SMALL,      /* objects of one class, >= 16 bytes: double frees checked */
+    ALC_SPAN_SMALL8,     /* objects of 8 bytes: no room for the double-free mark */
+    ALC_SPAN_TINY,       /* blocks shared by tiny pieces */
+    ALC_SPAN_LARGE,      /* one block of whole pages */
+};
+
+typedef struct alc_freeobj {
+    struct alc_freeobj *next;
+} alc_freeobj_t;
+
+typedef struct alc_span {
+    /* Read by free's fast path: keep first. */
+    uint8_t kind;             /* enum alc_span_kind */
+    uint8_t cls;              /* class index, or the tiny list index */
+    uint8_t zero;             /* pages known to read as zero */
+    uint8_t released;         /* free span whose pages went back to the OS */
+    uint32_t elemsize;        /* bytes per object (small, tiny) */
+    uintptr_t start;          /* first byte */
+    uint32_t magic;           /* offset / elemsize == (offset * magic) >> 32 */
+    uint32_t nelems;          /* objects the span holds */
+    size_t npages;
+
+    /* Central (small, tiny) */
+    alc_freeobj_t *freelist;  /* returned objects */
+    uintptr_t carve;          /* next never-used object */
+    uint32_t nalloc;          /* objects out of the span (caches or program) */
+    uint8_t in_central;       /* on its class's nonempty list */
+
+    /* Tiny spans: per block, live count (biased while a cache owns the
+     * block) and a map of piece ends (bit i set: a piece ends at byte i). */
+    _Atomic uint8_t *tiny_count;
+    void *tiny_ends;
+
+    size_t requested;         /* large: bytes the program asked for */
+    struct alc_span *next, *prev;   /* central list or heap free list */
+} alc_span_t;
+
+typedef struct alc_cachelist {
+    alc_freeobj_t *head;
+    _Atomic uint32_t count;   /* owner writes, stats reads */
+    uint32_t max;             /* flush a batch past this */
+    uint32_t clear_word;      /* word of a popped object to zero: 1, or 0 for 8-byte objects */
+} alc_cachelist_t;
+
+typedef struct alc_cache {
+    /* Tiny bump state (seed's c.tiny / c.tinyoffset), read first. */
+    uintptr_t tiny;           /* current block, 0 when none */
+    uint32_t tiny_off;
+    uint32_t tiny_width;      /* copy of the global, 0 in the empty cache */
+    uint32_t tiny_pieces;     /* pieces handed out of the current block */
+    uint32_t pad0;
+    _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
+    void *tiny_end_word;      /* the current block's end map */
+
+    alc_cachelist_t lists[ALC_NLISTS];
+
+    /* Counters written by the owner only (relaxed stores), summed by stats. */
+    _Atomic uint64_t tiny_requests;
+    _Atomic uint64_t tiny_blocks;
+    _Atomic uint64_t tiny_bytes_alloc;
+    _Atomic uint64_t tiny_bytes_freed;
+    _Atomic uint64_t tiny_pieces_freed;
+
+    bool is_real;             /* false for the shared empty cache */
+    struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */
+} alc_cache_t;
+
+typedef struct alc_central {
+    pthread_mutex_t lock;
+    alc_span_t *nonempty;     /* spans with a free object */
+    uint64_t nspans;
+    uint64_t nalloc;          /* objects out of this class's spans */
+    uint64_t taken;           /* objects handed to caches, cumulative */
+    uint32_t batch;           /* objects moved per refill / flush */
+} alc_central_t;
+
+#endif /* ALC_TYPES_H */
