@@ -6,6 +6,7 @@
 #include <libconfig.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -99,7 +100,7 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
             return FAIL_AT(L, e, "size_classes.table[%d]: expected [bytes, pages], two integers", i);
         long long size = config_setting_get_int64_elem(e, 0);
         long long pages = config_setting_get_int64_elem(e, 1);
-        if (size < 1 || size > ALC_MAX_SMALL_LIMIT)
+        if (size < 8 || size > ALC_MAX_SMALL_LIMIT)
             return FAIL_AT(L, e, "size_classes.table[%d]: size %lld is out of range [8, %u]", i,
                            size, ALC_MAX_SMALL_LIMIT);
         if (pages < 1 || pages > 1024)
@@ -181,6 +182,12 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
                           ALC_MAX_SMALL_LIMIT, &max_small)) < 0 ||
             (rc = get_number(L, gen, "max_waste", "size_classes.generate.max_waste", &max_waste)) < 0)
             return rc;
+        const config_setting_t *ms = config_setting_get_member(gen, "max_small");
+        const config_setting_t *mw = config_setting_get_member(gen, "max_waste");
+        if (max_small % 8)
+            return FAIL_AT(L, ms, "'size_classes.generate.max_small' = %lld is not a multiple of 8", max_small);
+        if (!(max_waste > 0.0 && max_waste < 1.0))
+            return FAIL_AT(L, mw, "'size_classes.generate.max_waste' = %g is not in (0, 1)", max_waste);
         alc_error_t e;
         if (alc_config_generate(cfg, cfg->page_size, (uint32_t)max_small, max_waste, &e) < 0)
             return FAIL_AT(L, gen, "size_classes.generate: %s", e.msg);
@@ -209,6 +216,13 @@ int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err) {
         int e = errno;
         alc__error(err, "%s: cannot open config: %s", path, strerror(e));
         return -e;
+    }
+    /* libconfig's scanner exits the process on a directory: refuse first. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        alc__error(err, "%s: cannot open config: not a regular file", path);
+        return S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
     }
     config_t lc;
     config_init(&lc);

@@ -17,7 +17,7 @@ static struct {
     alc_span_t *free[HEAP_LISTS];
     uint64_t pages_mapped;
     uint64_t pages_free;               /* in free spans */
-    uint64_t pages_released;           /* in free spans returned to the OS */
+    uint64_t pages_dirty;              /* in free spans, possibly resident */
     uint64_t pages_returned_total;
     uint64_t spans_free, spans_in_use;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -39,8 +39,7 @@ static void list_push(alc_span_t *s) {
         (*head)->prev = s;
     *head = s;
     H.pages_free += s->npages;
-    if (s->released)
-        H.pages_released += s->npages;
+    H.pages_dirty += s->dirty;
     H.spans_free++;
 }
 
@@ -53,8 +52,7 @@ static void list_remove(alc_span_t *s) {
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
     H.pages_free -= s->npages;
-    if (s->released)
-        H.pages_released -= s->npages;
+    H.pages_dirty -= s->dirty;
     H.spans_free--;
 }
 
@@ -70,7 +68,7 @@ static void coalesce_and_push(alc_span_t *s) {
         list_remove(left);
         clear_ends(left);
         left->npages += s->npages;
-        left->released = left->released && s->released;
+        left->dirty += s->dirty;
         left->zero = left->zero && s->zero;
         alc__meta_free(s, sizeof *s);
         s = left;
@@ -80,7 +78,7 @@ static void coalesce_and_push(alc_span_t *s) {
         list_remove(right);
         clear_ends(right);
         s->npages += right->npages;
-        s->released = s->released && right->released;
+        s->dirty += right->dirty;
         s->zero = s->zero && right->zero;
         alc__meta_free(right, sizeof *right);
     }
@@ -122,7 +120,7 @@ static int grow(size_t n) {
     }
     s->start = (uintptr_t)p;
     s->npages = bytes >> alc__page_shift;
-    s->released = 1;   /* never touched: not resident, reads as zero */
+    s->dirty = 0;   /* never touched: not resident, reads as zero */
     s->zero = 1;
     H.pages_mapped += s->npages;
     coalesce_and_push(s);
@@ -138,7 +136,8 @@ static int split(alc_span_t *s, size_t n) {
         return -ENOMEM;
     rest->start = s->start + page_bytes(n);
     rest->npages = s->npages - n;
-    rest->released = s->released;
+    /* Which pages were touched is not known: count them on both sides. */
+    rest->dirty = s->dirty < rest->npages ? s->dirty : rest->npages;
     rest->zero = s->zero;
     s->npages = n;
     if (alc__pagemap_set_ends(rest) < 0) {
@@ -172,6 +171,10 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
             body->start = a;
             body->npages = s->npages - head;
             s->npages = head;
+            if (s->dirty > head)
+                s->dirty = head;
+            if (body->dirty > body->npages)
+                body->dirty = body->npages;
             alc__pagemap_set_ends(s);
             list_push(s);
             s = body;
@@ -197,19 +200,19 @@ fail:
 }
 
 static void release_locked(uint64_t keep_pages) {
-    uint64_t dirty = H.pages_free - H.pages_released;
+    uint64_t dirty = H.pages_dirty;
     for (unsigned i = 0; i < HEAP_LISTS && dirty > keep_pages; i++) {
         /* Longest spans first: list 0, then 127 pages down to 1. */
         unsigned li = i == 0 ? 0 : HEAP_LISTS - i;
         for (alc_span_t *s = H.free[li]; s && dirty > keep_pages; s = s->next) {
-            if (s->released)
+            if (s->dirty == 0)
                 continue;
             madvise((void *)s->start, page_bytes(s->npages), MADV_DONTNEED);
-            s->released = 1;
+            H.pages_returned_total += s->dirty;
+            H.pages_dirty -= s->dirty;
+            dirty -= s->dirty;
+            s->dirty = 0;
             s->zero = 1;
-            H.pages_released += s->npages;
-            H.pages_returned_total += s->npages;
-            dirty -= s->npages;
         }
     }
 }
@@ -220,13 +223,13 @@ void alc__heap_free(alc_span_t *s) {
         clear_ends(s);
     else
         alc__pagemap_set(s->start, s->npages, NULL);
-    s->released = 0;
+    s->dirty = s->npages;
     s->zero = 0;
     s->kind = ALC_SPAN_FREE;
     H.spans_in_use--;
     coalesce_and_push(s);
     uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
-    if (H.pages_free - H.pages_released > threshold)
+    if (H.pages_dirty > threshold)
         release_locked(threshold / 2);
     pthread_mutex_unlock(&H.lock);
 }
@@ -241,7 +244,7 @@ void alc__heap_stats(alc_stats_t *st) {
     pthread_mutex_lock(&H.lock);
     st->pages_mapped = H.pages_mapped;
     st->pages_free = H.pages_free;
-    st->pages_released = H.pages_released;
+    st->pages_released = H.pages_free - H.pages_dirty;
     st->pages_returned_total = H.pages_returned_total;
     st->spans_free = H.spans_free;
     st->spans_in_use = H.spans_in_use;

@@ -72,7 +72,11 @@ void alc__fatal_pointer(const char *what, const void *p) {
 
 /* ---- start-up and fork ------------------------------------------------ */
 
+/* fork: take every lock in one order, so the child inherits none held by a
+ * thread that does not exist there. Start-up's lock comes first: a thread
+ * may be starting the allocator while another forks. */
 static void atfork_prepare(void) {
+    pthread_mutex_lock(&start_lock);
     alc__cache_registry_lock();
     alc__central_lock_all();
     alc__heap_lock();
@@ -84,6 +88,11 @@ static void atfork_parent(void) {
     alc__heap_unlock();
     alc__central_unlock_all();
     alc__cache_registry_unlock();
+    pthread_mutex_unlock(&start_lock);
+}
+
+__attribute__((constructor)) static void register_fork_handlers(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_parent);
 }
 
 static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
@@ -98,7 +107,6 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     alc__heap_init();
     alc__central_init();
     alc__cache_init();
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_parent);
     atomic_store_explicit(&alc__started, 1, memory_order_release);
     return 0;
 }
@@ -174,7 +182,8 @@ ALC_INLINE void *pop(alc_cachelist_t *l) {
     return p;
 }
 
-static ALC_NOINLINE void *large_alloc(size_t size, size_t align) {
+/* A span of at least `size` bytes; `requested` is what the program asked for. */
+static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested) {
     alc__ensure_started();
     /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
     if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
@@ -190,11 +199,11 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
-    s->requested = size;
+    s->requested = requested;
     s->elemsize = 0;
-    BUMP(large_live, 1);
-    BUMP(large_bytes, npages << alc__page_shift);
-    BUMP(large_requested, size);
+    atomic_fetch_add_explicit(&large_live, 1, RELAXED);
+    atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
+    atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
     return (void *)s->start;
 }
 
@@ -244,7 +253,7 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
         return alc_malloc(size);
     }
     if (size > alc__max_small)
-        return large_alloc(size, 0);
+        return large_alloc(size, 0, size);
     alc_cache_t *c = alc__tls_cache;
     if (!c->is_real) {
         if (!alc__cache_real()) {
@@ -367,7 +376,7 @@ void *alc_calloc(size_t nmemb, size_t size) {
     if (total > alc__max_small) {
         /* Large spans fresh from the OS (or returned to it) read as zero:
          * clearing them would only fault in pages. */
-        void *p = large_alloc(total, 0);
+        void *p = large_alloc(total, 0, total);
         if (p) {
             alc_span_t *s = alc__pagemap_lookup(p);
             if (!s->zero)
@@ -434,6 +443,7 @@ static bool pow2(size_t x) { return x && !(x & (x - 1)); }
  * large span with that alignment. Never a tiny piece. */
 static void *aligned(size_t align, size_t size) {
     alc__ensure_started();
+    size_t requested = size;
     if (align <= 8 && size >= alc__tiny_width)
         return alc_malloc(size);   /* every class is a multiple of 8 */
     if (size == 0)
@@ -453,7 +463,7 @@ static void *aligned(size_t align, size_t size) {
             }
         }
     }
-    return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align);
+    return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align, requested);
 }
 
 void *alc_aligned_alloc(size_t align, size_t size) {
@@ -479,11 +489,15 @@ int alc_posix_memalign(void **out, size_t align, size_t size) {
 }
 
 void *alc_memalign(size_t align, size_t size) {
-    if (!pow2(align)) {
+    /* glibc rounds an alignment that is not a power of two up to one. */
+    if (align > ((size_t)1 << 40)) {
         errno = EINVAL;
         return NULL;
     }
-    return aligned(align, size);
+    size_t a = 1;
+    while (a < align)
+        a <<= 1;
+    return aligned(a, size);
 }
 
 void *alc_valloc(size_t size) {

@@ -119,10 +119,20 @@ int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_smal
     for (unsigned i = 0; i < n; i++) {
         uint64_t span = (uint64_t)cfg->classes[i].pages * page_size;
         uint32_t grown = (uint32_t)(span / (span / cfg->classes[i].size)) & ~(uint32_t)(ALC_LARGE_DIV - 1);
+        if (grown > max_small)
+            grown = max_small & ~7u;
         if (grown > cfg->classes[i].size)
             cfg->classes[i].size = grown;
     }
-    cfg->nclasses = n;
+    /* With pages other than Go's, a grown class can reach the next one's
+     * size: the first of the two (the grown one) stays. */
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (k == 0 || cfg->classes[i].size > cfg->classes[k - 1].size)
+            cfg->classes[k++] = cfg->classes[i];
+    for (unsigned i = k; i < n; i++)
+        cfg->classes[i] = (alc_class_t){0, 0};
+    cfg->nclasses = k;
     return 0;
 }
 

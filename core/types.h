@@ -52,12 +52,13 @@ typedef struct alc_span {
     uint8_t kind;             /* enum alc_span_kind */
     uint8_t cls;              /* class index, or the tiny list index */
     uint8_t zero;             /* pages known to read as zero */
-    uint8_t released;         /* free span whose pages went back to the OS */
+    uint8_t unused;
     uint32_t elemsize;        /* bytes per object (small, tiny) */
     uintptr_t start;          /* first byte */
     uint32_t magic;           /* offset / elemsize == (offset * magic) >> 32 */
     uint32_t nelems;          /* objects the span holds */
     size_t npages;
+    size_t dirty;             /* free span: pages that may be resident (at most npages) */
 
     /* Central (small, tiny) */
     alc_freeobj_t *freelist;  /* returned objects */
