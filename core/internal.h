@@ -10,7 +10,7 @@ extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
-extern ALC_INTERNAL size_t alc__max_small;     /* 0 until started: everything takes the slow path */
+extern ALC_INTERNAL _Atomic size_t alc__max_small;    /* 0 until started: everything takes the slow path */
 extern ALC_INTERNAL unsigned alc__nclasses;
 extern ALC_INTERNAL unsigned alc__tiny_list;   /* list index of tiny blocks (== nclasses) */
 extern ALC_INTERNAL uint32_t alc__tiny_width;

@@ -239,7 +239,7 @@ void *alc_malloc(size_t size) {
         }
         return alc__tiny_alloc_slow(c, n);
     }
-    if (ALC_UNLIKELY(size > alc__max_small))
+    if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
         return malloc_slow(size);
     void *p = pop(&c->lists[class_of(size)]);
     if (ALC_UNLIKELY(!p))

@@ -11,7 +11,7 @@ ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
-ALC_INTERNAL size_t alc__max_small;
+ALC_INTERNAL _Atomic size_t alc__max_small;
 ALC_INTERNAL unsigned alc__nclasses;
 ALC_INTERNAL unsigned alc__tiny_list;
 ALC_INTERNAL uint32_t alc__tiny_width;
@@ -277,7 +277,7 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
         alc__class128[i] = (uint8_t)(c < cfg->nclasses ? c : 0);
     }
     /* Published last: until now every request took the slow path. */
-    alc__max_small = largest;
+    atomic_store_explicit(&alc__max_small, largest, memory_order_release);
 }
 
 unsigned alc__size_to_class(size_t size) {

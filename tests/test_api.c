@@ -952,12 +952,8 @@ Test(api, stats_large_exact) {
 
 /* Aligned requests served by a large block are counted as the program asked
  * for them: large_bytes_requested is "live large blocks, as requested".
- *
- * CORE BUG (fails as of this writing, core/malloc.c aligned()): a small
- * request that needs a large block for its alignment is recorded as
- * max_small + 1 bytes. memalign(16 pages, 100) counts 32769 requested bytes,
- * not 100 (input: memalign(131072, 100) + aligned_alloc(1 MiB, 40000);
- * expected large_bytes_requested 40100; got 72769). */
+ * A small request that needs a large block for its alignment counts the
+ * bytes asked for, not the block's size. */
 Test(api, stats_large_aligned_requested) {
     size_t ps = page_size();
     void *p = alc_memalign(16 * ps, 100);
@@ -1017,15 +1013,9 @@ Test(api, stats_print_key_lines) {
 
 /* The heap keeps up to release_threshold bytes of free pages before it
  * returns any to the OS; alc_release_free_memory returns them all.
- *
- * CORE BUG (fails as of this writing, core/heap.c coalesce_and_push): a
- * freed span that merges with a released neighbour (e.g. the untouched rest
- * of a 16 MiB chunk) makes the merged span count as dirty ("released =
- * left->released && s->released"), so the heap sees 16 MiB of dirty free
- * pages, passes the threshold and madvises the whole span again, the pages
- * just freed included. Input: p = alc_malloc(100000); alc_free(p). Expected
- * pages_returned_total 0 (13 dirty pages, threshold 8 MiB); got 2048, and
- * 2048 more (one 16 MiB madvise) on every such free. */
+ * A freed span that merges with never-touched neighbours (the rest of a
+ * 16 MiB chunk) counts only its own pages as resident, so freeing one block
+ * far below the threshold returns nothing. */
 Test(api, stats_release_threshold_respected) {
     size_t ps = page_size();
     alc_stats_t st;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages), builds alloclab, and runs
+# the whole Criterion suite three times: a plain optimised build, under
+# UndefinedBehaviorSanitizer, and under AddressSanitizer+UBSan; then the
+# thread tests under ThreadSanitizer. Usage: bash tests/run.sh [--quick]
+#   --quick  the plain build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=(cmake gcc pkg-config libconfig-dev libcriterion-dev)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+jobs=$(nproc)
+run_suite() {   # name, extra cmake args..., then ctest regex after --
+  local name=$1; shift
+  local args=() regex=""
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--" ]; then regex=$2; break; fi
+    args+=("$1"); shift
+  done
+  echo "== build ($name)"
+  cmake -S . -B "build-test-$name" -DALC_BUILD_BENCH=OFF "${args[@]}" > "build-test-$name.log"
+  cmake --build "build-test-$name" -j"$jobs" >> "build-test-$name.log" 2>&1 || { tail -50 "build-test-$name.log"; exit 1; }
+  echo "== tests ($name)"
+  (cd "build-test-$name" && ctest -j"$jobs" --output-on-failure ${regex:+-R "$regex"})
+}
+
+run_suite plain -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${1:-}" != "--quick" ]; then
+  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined
+  # ASan and TSan replace glibc's malloc for their own purposes; the tests
+  # call the prefixed alc_ API, whose memory comes from mmap, so they apply.
+  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined
+  TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- 'stress_threads'
+fi
+echo "== all test runs passed"
