@@ -17,17 +17,8 @@ while (($#)); do
   esac
 done
 
-need=(cmake gcc pkg-config libconfig-dev libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
-fi
+. .ci/ensure-packages.sh
+ensure_packages cmake gcc pkg-config libconfig-dev libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 
 build=build-release
 echo "== build ($build)"

@@ -57,6 +57,7 @@ typedef struct alc_config {
     alc_class_t classes[ALC_MAX_CLASSES];
     uint32_t tiny_width;         /* 0 (off), 8, 16 or 32 */
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
+    int track_requested;         /* record each small object's requested size (slower; see stats) */
     char source[256];            /* file the config came from, or "<embedded default>" */
 } alc_config_t;
 
@@ -97,13 +98,14 @@ typedef struct alc_class_stats {
     uint32_t size;               /* bytes per object */
     uint64_t objects_in_use;     /* handed to the program, not in any cache */
     uint64_t bytes_in_use;       /* objects_in_use * size */
-    uint64_t requested_bytes;    /* live bytes the program asked for (0 unless tracked) */
+    uint64_t requested_bytes;    /* live bytes the program asked for (only when tracked) */
     uint64_t spans;              /* spans owned by this class */
     uint64_t mallocs;            /* objects taken from central by caches, cumulative */
 } alc_class_stats_t;
 
 typedef struct alc_stats {
-    uint64_t live_requested_bytes;   /* large + tiny exactly; small when tracked (see README) */
+    uint64_t live_requested_bytes;   /* large + tiny always; small only when requested_tracked */
+    int requested_tracked;           /* the config set stats.track_requested */
     uint64_t small_bytes_in_use;     /* sum of class bytes_in_use */
     uint64_t large_bytes_requested;  /* live large blocks, as requested */
     uint64_t large_bytes_in_use;     /* live large blocks, page-rounded */

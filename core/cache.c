@@ -40,6 +40,8 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_width = alc__tiny_width;
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         c->lists[i].max = 2 * alc__central_batch(i);
+        /* Tracking sends every free through the slow path, which records it. */
+        c->lists[i].fast_max = alc__config.track_requested ? 0 : c->lists[i].max;
         /* A popped object's word 1 holds the double-free mark; 8-byte
          * objects have no word 1 and clear their own word 0 instead. */
         c->lists[i].clear_word = alc__class_size[i] >= 16 ? 1 : 0;
@@ -114,6 +116,9 @@ static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
     st->tiny_live_pieces += pieces - freed;
     st->tiny_live_bytes += atomic_load_explicit(&c->tiny_bytes_alloc, RELAXED) -
                            atomic_load_explicit(&c->tiny_bytes_freed, RELAXED);
+    for (unsigned i = 0; i < ALC_MAX_CLASSES; i++)
+        st->classes[i].requested_bytes += atomic_load_explicit(&c->req_alloc[i], RELAXED) -
+                                          atomic_load_explicit(&c->req_freed[i], RELAXED);
 }
 
 static void thread_exit(void *arg) {
@@ -163,6 +168,8 @@ void alc__cache_counters(alc_stats_t *st, uint64_t *cached) {
     st->tiny_blocks += retired.tiny_blocks;
     st->tiny_live_pieces += retired.tiny_live_pieces;
     st->tiny_live_bytes += retired.tiny_live_bytes;
+    for (unsigned i = 0; i < ALC_MAX_CLASSES; i++)
+        st->classes[i].requested_bytes += retired.classes[i].requested_bytes;
     struct live_sum sum = {st, cached};
     for (alc_cache_t *c = reg_head; c; c = c->reg_next)
         add_live(c, &sum);

@@ -58,6 +58,12 @@ static alc_span_t *new_span(unsigned cls) {
         alc__heap_free(s);
         return NULL;
     }
+    s->req = NULL;
+    if (!tiny && alc__config.track_requested &&
+        !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
+        alc__heap_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -134,6 +140,8 @@ void alc__central_give(unsigned cls, alc_freeobj_t *head, uint32_t n) {
         empty = s->next;
         if (s->kind == ALC_SPAN_TINY)
             alc__tiny_span_fini(s);
+        alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
+        s->req = NULL;
         alc__heap_free(s);
     }
 }

@@ -114,7 +114,8 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 }
 
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
-    static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap", NULL};
+    static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap", "stats", NULL};
+    static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
     static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
     static const char *const tiny_keys[] = {"width", NULL};
@@ -139,7 +140,18 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
                        "'alloclab.page_size' = %lld is not a power of two", page);
     cfg->page_size = (uint32_t)page;
 
-    config_setting_t *tiny, *heap, *sc, *gen;
+    config_setting_t *tiny, *heap, *sc, *gen, *stats;
+    if ((rc = get_group(L, root, "stats", "alloclab.stats", &stats)) < 0)
+        return rc;
+    if (stats) {
+        if ((rc = only_known(L, stats, "alloclab.stats.", stats_keys)) < 0)
+            return rc;
+        const config_setting_t *t = config_setting_get_member(stats, "track_requested");
+        if (t && config_setting_type(t) != CONFIG_TYPE_BOOL)
+            return FAIL_AT(L, t, "'alloclab.stats.track_requested' must be true or false");
+        if (t)
+            cfg->track_requested = config_setting_get_bool(t);
+    }
     if ((rc = get_group(L, root, "tiny", "alloclab.tiny", &tiny)) < 0 ||
         (rc = get_group(L, root, "heap", "alloclab.heap", &heap)) < 0 ||
         (rc = get_group(L, root, "size_classes", "alloclab.size_classes", &sc)) < 0)

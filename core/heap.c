@@ -61,26 +61,29 @@ static void clear_ends(alc_span_t *s) {
     alc__pagemap_set(span_end(s) - alc__page_size, 1, NULL);
 }
 
+/* Joins free span hi (off any list, entries cleared) onto lo, which ends
+ * where hi starts; returns the joined span, off any list. */
+static alc_span_t *join(alc_span_t *lo, alc_span_t *hi) {
+    lo->npages += hi->npages;
+    lo->dirty += hi->dirty;
+    lo->zero = lo->zero && hi->zero;
+    alc__meta_free(hi, sizeof *hi);
+    return lo;
+}
+
 /* Joins free neighbours into s (not on a list, entries cleared) and lists it. */
 static void coalesce_and_push(alc_span_t *s) {
     alc_span_t *left = s->start ? alc__pagemap_lookup((void *)(s->start - 1)) : NULL;
     if (left && left->kind == ALC_SPAN_FREE) {
         list_remove(left);
         clear_ends(left);
-        left->npages += s->npages;
-        left->dirty += s->dirty;
-        left->zero = left->zero && s->zero;
-        alc__meta_free(s, sizeof *s);
-        s = left;
+        s = join(left, s);
     }
     alc_span_t *right = alc__pagemap_lookup((void *)span_end(s));
     if (right && right->kind == ALC_SPAN_FREE) {
         list_remove(right);
         clear_ends(right);
-        s->npages += right->npages;
-        s->dirty += right->dirty;
-        s->zero = s->zero && right->zero;
-        alc__meta_free(right, sizeof *right);
+        s = join(s, right);
     }
     alc__pagemap_set_ends(s);
     list_push(s);

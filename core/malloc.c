@@ -161,6 +161,19 @@ const alc_config_t *alc_active_config(void) {
 
 /* ---- small objects ---------------------------------------------------- */
 
+/* Tracking: the object at p (of small span s) now holds a request of n bytes. */
+static void track_alloc(alc_cache_t *c, unsigned cls, void *p, size_t n) {
+    alc_span_t *s = alc__pagemap_lookup(p);
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    s->req[idx] = (uint32_t)n;
+    BUMP(c->req_alloc[cls], n);
+}
+
+static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    BUMP(c->req_freed[s->cls], s->req[idx]);
+}
+
 void alc__push_free(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
     if (atomic_load_explicit(&l->count, RELAXED) >= l->max)
@@ -171,8 +184,26 @@ void alc__push_free(alc_cache_t *c, unsigned cls, void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
+static void *pop(alc_cachelist_t *l);
 
-ALC_INLINE void *pop(alc_cachelist_t *l) {
+/* An object of class cls from the thread's list or a refill, recorded when
+ * requested sizes are tracked. The slow side of the fast path's pop. */
+static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
+    void *p = pop(&c->lists[cls]);
+    if (!p) {
+        p = alc__cache_refill(c, cls);
+        if (!p) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
+    }
+    if (alc__config.track_requested)
+        track_alloc(c, cls, p, size);
+    return p;
+}
+
+ALC_INLINE void *pop_inline(alc_cachelist_t *l) {
     alc_freeobj_t *p = l->head;
     if (ALC_UNLIKELY(!p))
         return NULL;
@@ -241,11 +272,13 @@ void *alc_malloc(size_t size) {
     }
     if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
         return malloc_slow(size);
-    void *p = pop(&c->lists[class_of(size)]);
+    void *p = pop_inline(&c->lists[class_of(size)]);
     if (ALC_UNLIKELY(!p))
         return malloc_slow(size);
     return p;
 }
+
+static void *pop(alc_cachelist_t *l) { return pop_inline(l); }
 
 static ALC_NOINLINE void *malloc_slow(size_t size) {
     if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
@@ -262,14 +295,7 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
         }
         return alc_malloc(size);
     }
-    unsigned cls = class_of(size + (size == 0));
-    void *p = alc__cache_refill(c, cls);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
-    return p;
+    return small_alloc(c, alc__size_to_class(size + (size == 0)), size);
 }
 
 /* ---- free ------------------------------------------------------------- */
@@ -291,7 +317,7 @@ void alc_free(void *p) {
         alc_cache_t *c = alc__tls_cache;
         alc_cachelist_t *l = &c->lists[s->cls];
         uint32_t n = atomic_load_explicit(&l->count, RELAXED);
-        if (ALC_LIKELY(starts_object(s, p) && w[1] != mark && n < l->max)) {
+        if (ALC_LIKELY(starts_object(s, p) && w[1] != mark && n < l->fast_max)) {
             w[1] = mark;
             ((alc_freeobj_t *)p)->next = l->head;
             l->head = p;
@@ -331,6 +357,8 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
         alc_cache_t *c = alc__cache_real();
         if (!c)
             return;   /* out of memory for a cache: the object stays out of use */
+        if (s->req)
+            track_free(c, s, p);
         alc__push_free(c, s->cls, p);
         return;
     }
@@ -406,8 +434,16 @@ void *alc_realloc(void *p, size_t size) {
         break;
     case ALC_SPAN_SMALL:
     case ALC_SPAN_SMALL8:
-        if (size <= alc__max_small && alc__class_size[class_of(size)] == s->elemsize)
+        if (size <= alc__max_small && alc__class_size[alc__size_to_class(size)] == s->elemsize) {
+            if (s->req) {   /* tracking: the same object now holds another request */
+                alc_cache_t *c = alc__cache_real();
+                if (c) {
+                    track_free(c, s, p);
+                    track_alloc(c, s->cls, p, size);
+                }
+            }
             return p;
+        }
         break;
     case ALC_SPAN_LARGE:
         /* Same page count: nothing to move. */
@@ -449,14 +485,10 @@ static void *aligned(size_t align, size_t size) {
     if (size == 0)
         size = 1;
     if (align <= alc__page_size && size <= alc__max_small) {
-        for (unsigned cls = class_of(size); cls < alc__nclasses; cls++) {
+        for (unsigned cls = alc__size_to_class(size); cls < alc__nclasses; cls++) {
             if (alc__class_size[cls] % align == 0) {
                 alc_cache_t *c = alc__cache_real();
-                if (!c)
-                    break;
-                void *p = pop(&c->lists[cls]);
-                if (!p && (p = alc__cache_refill(c, cls)) != NULL)
-                    ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
+                void *p = c ? small_alloc(c, cls, requested) : NULL;
                 if (!p)
                     break;
                 return p;

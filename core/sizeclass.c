@@ -9,6 +9,9 @@
 
 ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
+/* The real lookups; the two above are what the fast path reads. */
+static uint8_t real8[ALC_CLASS8_N];
+static uint8_t real128[ALC_CLASS128_N];
 ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
 ALC_INTERNAL _Atomic size_t alc__max_small;
@@ -267,14 +270,24 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
         uint32_t size = i * ALC_SMALL_DIV;
         while (c < cfg->nclasses && cfg->classes[c].size < size)
             c++;
-        alc__class8[i] = (uint8_t)(c < cfg->nclasses ? c : 0);
+        real8[i] = (uint8_t)(c < cfg->nclasses ? c : 0);
     }
     c = 0;
     for (unsigned i = 0; i < ALC_CLASS128_N; i++) {
         uint32_t size = ALC_SMALL_MAX + i * ALC_LARGE_DIV;
         while (c < cfg->nclasses && cfg->classes[c].size < size)
             c++;
-        alc__class128[i] = (uint8_t)(c < cfg->nclasses ? c : 0);
+        real128[i] = (uint8_t)(c < cfg->nclasses ? c : 0);
+    }
+    /* Tracking requested sizes: the fast path's lookups all lead to a list
+     * that stays empty, so every allocation takes the slow path, which
+     * records it; the slow path finds the real class with the same lookup. */
+    if (cfg->track_requested) {
+        memset(alc__class8, ALC_EMPTY_LIST, sizeof alc__class8);
+        memset(alc__class128, ALC_EMPTY_LIST, sizeof alc__class128);
+    } else {
+        memcpy(alc__class8, real8, sizeof real8);
+        memcpy(alc__class128, real128, sizeof real128);
     }
     /* Published last: until now every request took the slow path. */
     atomic_store_explicit(&alc__max_small, largest, memory_order_release);
@@ -282,6 +295,6 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
 
 unsigned alc__size_to_class(size_t size) {
     if (size <= ALC_SMALL_MAX - 8)
-        return alc__class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
-    return alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
+        return real8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+    return real128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
 }

@@ -29,7 +29,11 @@ void alc_stats_get(alc_stats_t *st) {
     }
     alc__large_stats(st);
     alc__heap_stats(st);
+    st->requested_tracked = alc__config.track_requested;
     st->live_requested_bytes = st->large_bytes_requested + st->tiny_live_bytes;
+    if (st->requested_tracked)
+        for (unsigned i = 0; i < alc__nclasses; i++)
+            st->live_requested_bytes += st->classes[i].requested_bytes;
 }
 
 void alc_stats_print(FILE *out) {

@@ -32,8 +32,10 @@
 #define ALC_CLASS8_N (ALC_SMALL_MAX / ALC_SMALL_DIV + 1)
 #define ALC_CLASS128_N ((ALC_MAX_SMALL_LIMIT - ALC_SMALL_MAX) / ALC_LARGE_DIV + 1)
 
-/* Tiny blocks have a class of their own, after the table's classes. */
+/* Tiny blocks have a class of their own, after the table's classes; the
+ * last list stays empty (the fast path's target while sizes are tracked). */
 #define ALC_NLISTS (ALC_MAX_CLASSES + 1)
+#define ALC_EMPTY_LIST ALC_MAX_CLASSES
 
 enum alc_span_kind {
     ALC_SPAN_FREE = 0,   /* in the heap's free lists */
@@ -72,6 +74,7 @@ typedef struct alc_span {
     void *tiny_ends;
 
     size_t requested;         /* large: bytes the program asked for */
+    uint32_t *req;            /* small, when tracking: each object's requested bytes */
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
@@ -79,6 +82,7 @@ typedef struct alc_cachelist {
     alc_freeobj_t *head;
     _Atomic uint32_t count;   /* owner writes, stats reads */
     uint32_t max;             /* flush a batch past this */
+    uint32_t fast_max;        /* free's fast path pushes below this: max, or 0 when tracking */
     uint32_t clear_word;      /* word of a popped object to zero: 1, or 0 for 8-byte objects */
 } alc_cachelist_t;
 
@@ -100,6 +104,9 @@ typedef struct alc_cache {
     _Atomic uint64_t tiny_bytes_alloc;
     _Atomic uint64_t tiny_bytes_freed;
     _Atomic uint64_t tiny_pieces_freed;
+    /* Requested bytes of small objects handed out and freed here (tracking only). */
+    _Atomic uint64_t req_alloc[ALC_NLISTS];
+    _Atomic uint64_t req_freed[ALC_NLISTS];
 
     bool is_real;             /* false for the shared empty cache */
     struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */

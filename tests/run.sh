@@ -7,17 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(cmake gcc pkg-config libconfig-dev libcriterion-dev)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
-fi
+. .ci/ensure-packages.sh
+ensure_packages cmake gcc pkg-config libconfig-dev libcriterion-dev
 
 jobs=$(nproc)
 run_suite() {   # name, extra cmake args..., then ctest regex after --
