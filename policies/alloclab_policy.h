@@ -1,0 +1,146 @@
+/* alloclab policy ABI: the one header a policy plugin includes.
+ *
+ * A plugin is a shared object that exports one symbol,
+ *
+ *     const alc_policy_t *alloclab_policy_entry(void);
+ *
+ * returning a descriptor: the ABI version it was built against, its size,
+ * its kind (tiny, span sizing or page source), its name, how much state it
+ * wants, a parameter parser, and a table of methods for its kind. Everything
+ * else in the plugin should be hidden (-fvisibility=hidden).
+ *
+ * Versioning, after SQLite's VFS and LV2: every struct starts with version
+ * and size fields; new members are only ever appended, and the host checks
+ * both (and NULL) before calling anything past what a plugin declared,
+ * falling back to the default behaviour. ALC_POLICY_ABI_VERSION changes
+ * only when an existing member changes meaning; the host refuses plugins
+ * built for a newer ABI than its own and for ABIs older than
+ * ALC_POLICY_ABI_MIN.
+ *
+ * Policies run when the allocator starts and on slow paths only (a new
+ * span, a new chunk of pages, a release); what they decide is stored as
+ * plain data that malloc and free read. A plugin must not call malloc: the
+ * host's alloc() gives it memory that does not come from the allocator it
+ * is part of.
+ */
+#ifndef ALLOCLAB_POLICY_H
+#define ALLOCLAB_POLICY_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ALC_POLICY_ABI_VERSION 1
+#define ALC_POLICY_ABI_MIN 1
+#define ALC_POLICY_ENTRY_SYMBOL "alloclab_policy_entry"
+
+#if defined(__GNUC__)
+#define ALC_POLICY_EXPORT __attribute__((visibility("default")))
+#else
+#define ALC_POLICY_EXPORT
+#endif
+
+typedef enum alc_policy_kind {
+    ALC_POLICY_TINY = 1,         /* tiny block width */
+    ALC_POLICY_SPAN = 2,         /* pages per span; rounding of large requests */
+    ALC_POLICY_PAGE_SOURCE = 3,  /* where pages come from and go back to */
+} alc_policy_kind_t;
+
+/* What the host offers a plugin. */
+typedef struct alc_host {
+    uint32_t version;                        /* 1 */
+    uint32_t size;                           /* sizeof(alc_host_t) */
+    void *(*alloc)(size_t size);             /* zeroed, never from malloc; NULL when out of memory */
+    void (*free)(void *p, size_t size);      /* size as given to alloc */
+    void (*notice)(const char *msg);         /* one line on stderr, prefixed "alloclab: " */
+    /* Writes into err "unknown parameter 'x'" and returns -1 if group has a
+     * member not in known (NULL-terminated); 0 otherwise. */
+    int (*check_params)(const config_setting_t *group, const char *const *known,
+                        char *err, size_t errlen);
+    size_t os_page_size;                     /* sysconf(_SC_PAGESIZE) */
+} alc_host_t;
+
+/* Parses the plugin's parameters. params is the plugin's own group in the
+ * config file (the group that names it; "plugin" is its only member the
+ * plugin should skip), or NULL when the policy is chosen without a file.
+ * state points to state_size zeroed bytes kept for the process's life.
+ * Returns 0, or -1 with a message for a person in err (the host adds the
+ * config file, line and plugin path). */
+typedef int (*alc_policy_configure_fn)(void *state, const config_setting_t *params,
+                                       const alc_host_t *host, char *err, size_t errlen);
+
+typedef struct alc_tiny_methods {
+    uint32_t version;                        /* 1 */
+    uint32_t size;
+    /* Block width in bytes: 0 (tiny allocator off), 8, 16 or 32. */
+    uint32_t (*width)(void *state);
+} alc_tiny_methods_t;
+
+typedef struct alc_span_methods {
+    uint32_t version;                        /* 1 */
+    uint32_t size;
+    /* Pages per span for objects of object_size bytes on page_size pages
+     * (at least enough for one object; the host checks). */
+    uint32_t (*pages_for)(void *state, uint32_t object_size, uint32_t page_size);
+    /* Optional: pages for a large request of bytes (NULL: round up to
+     * whole pages). Must be at least the rounded-up count. */
+    size_t (*large_pages)(void *state, size_t bytes, uint32_t page_size);
+} alc_span_methods_t;
+
+#define ALC_SOURCE_RELEASE_ZEROES 1u   /* released pages read back as zero */
+
+typedef struct alc_page_source_methods {
+    uint32_t version;                        /* 1 */
+    uint32_t size;
+    uint32_t flags;                          /* ALC_SOURCE_* */
+    uint32_t reserved;
+    /* size bytes (a multiple of align) aligned to align (a power of two,
+     * at least the OS page), readable and writable and reading as zero;
+     * NULL when the source has no more. */
+    void *(*map)(void *state, size_t size, size_t align);
+    /* Returns a whole mapping obtained from map (optional). */
+    void (*unmap)(void *state, void *p, size_t size);
+    /* The pages of [p, p+size) may lose their contents and their memory:
+     * give it back to the OS. Page aligned. */
+    void (*release)(void *state, void *p, size_t size);
+    /* Optional: make released pages usable again before reuse (NULL: nothing to do). */
+    int (*commit)(void *state, void *p, size_t size);
+} alc_page_source_methods_t;
+
+typedef struct alc_policy {
+    uint32_t abi_version;                    /* ALC_POLICY_ABI_VERSION at build time */
+    uint32_t size;                           /* sizeof(alc_policy_t) at build time */
+    uint32_t kind;                           /* alc_policy_kind_t */
+    uint32_t reserved;
+    const char *name;
+    const char *description;                 /* one line */
+    size_t state_size;                       /* zeroed bytes the host keeps for the plugin */
+    alc_policy_configure_fn configure;       /* optional */
+    /* Methods of the kind: alc_tiny_methods_t, alc_span_methods_t or
+     * alc_page_source_methods_t. */
+    const void *methods;
+} alc_policy_t;
+
+typedef const alc_policy_t *(*alc_policy_entry_fn)(void);
+
+/* Ends a policy's source file: ALC_POLICY_ENTRY(descriptor, c_name).
+ * Built as a plugin it defines the exported entry symbol; compiled into the
+ * core with ALC_POLICY_BUILTIN defined (the built-in policies) it defines a
+ * hidden function alc__builtin_<c_name> instead, so one source serves both. */
+#ifdef ALC_POLICY_BUILTIN
+#define ALC_POLICY_ENTRY(desc, cname) \
+    __attribute__((visibility("hidden"))) const alc_policy_t *alc__builtin_##cname(void) { return &(desc); }
+#else
+#define ALC_POLICY_ENTRY(desc, cname) \
+    ALC_POLICY_EXPORT const alc_policy_t *alloclab_policy_entry(void) { return &(desc); }
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ALLOCLAB_POLICY_H */
