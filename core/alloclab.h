@@ -51,6 +51,15 @@ typedef struct alc_class {
     uint32_t pages;  /* pages per span */
 } alc_class_t;
 
+struct alc_policy;   /* policies/alloclab_policy.h */
+
+/* A policy chosen by a config: a plugin's descriptor and its state. */
+typedef struct alc_policy_ref {
+    const struct alc_policy *policy;   /* NULL: the built-in default */
+    void *state;                       /* the plugin's configured state */
+    char path[256];                    /* the .so it came from, or "built-in" */
+} alc_policy_ref_t;
+
 typedef struct alc_config {
     uint32_t page_size;          /* bytes, power of two in [4096, 65536] */
     uint32_t nclasses;           /* classes[0 .. nclasses-1], sizes increasing */
@@ -58,6 +67,10 @@ typedef struct alc_config {
     uint32_t tiny_width;         /* 0 (off), 8, 16 or 32 */
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
+    int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
+    alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
+    alc_policy_ref_t span_policy;     /* pages per span (generated tables) and large rounding */
+    alc_policy_ref_t source_policy;   /* where heap pages come from */
     char source[256];            /* file the config came from, or "<embedded default>" */
 } alc_config_t;
 

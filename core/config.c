@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloclab_policy.h"
 #include "internal.h"
 
 typedef struct loader {
@@ -81,6 +82,30 @@ static int get_number(loader_t *L, const config_setting_t *g, const char *name,
     return 0;
 }
 
+/* The policy of one kind: the group's "plugin" (or the built-in one)
+ * configured with the group's other members. */
+static int load_policy(loader_t *L, const config_setting_t *root, const char *group_name,
+                       unsigned kind, alc_policy_ref_t *ref, config_setting_t **group) {
+    char where[64];
+    snprintf(where, sizeof where, "alloclab.%s", group_name);
+    int rc = get_group(L, root, group_name, where, group);
+    if (rc < 0)
+        return rc;
+    const config_setting_t *g = *group, *ps = g ? config_setting_get_member(g, "plugin") : NULL;
+    if (ps && config_setting_type(ps) != CONFIG_TYPE_STRING)
+        return FAIL_AT(L, ps, "'%s.plugin' must be a string: a plugin name or path", where);
+    char err[ALC_ERRMSG_MAX - 64];
+    if (alc__policy_load(ps ? config_setting_get_string(ps) : NULL, kind, g, L->path, ref, err,
+                         sizeof err) < 0) {
+        /* Point at the parameter the message is about, else at "plugin". */
+        char param[64];
+        alc__policy_param_name(err, param, sizeof param);
+        const config_setting_t *at = g && *param ? config_setting_get_member(g, param) : NULL;
+        return FAIL_AT(L, at ? at : ps ? ps : g ? g : root, "%s", err);
+    }
+    return 0;
+}
+
 static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg) {
     if (!config_setting_is_list(t) && !config_setting_is_array(t))
         return FAIL_AT(L, t, "'size_classes.table' must be a list of [bytes, pages] pairs");
@@ -114,11 +139,12 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 }
 
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
-    static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap", "stats", NULL};
+    static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap",
+                                      "stats", "span", "page_source", "debug", NULL};
+    static const char *const debug_keys[] = {"sbrk", NULL};
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
     static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
-    static const char *const tiny_keys[] = {"width", NULL};
     static const char *const heap_keys[] = {"release_threshold", NULL};
     int rc;
 
@@ -140,7 +166,7 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
                        "'alloclab.page_size' = %lld is not a power of two", page);
     cfg->page_size = (uint32_t)page;
 
-    config_setting_t *tiny, *heap, *sc, *gen, *stats;
+    config_setting_t *tiny, *heap, *sc, *gen, *stats, *span, *source, *debug;
     if ((rc = get_group(L, root, "stats", "alloclab.stats", &stats)) < 0)
         return rc;
     if (stats) {
@@ -152,20 +178,39 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
         if (t)
             cfg->track_requested = config_setting_get_bool(t);
     }
-    if ((rc = get_group(L, root, "tiny", "alloclab.tiny", &tiny)) < 0 ||
-        (rc = get_group(L, root, "heap", "alloclab.heap", &heap)) < 0 ||
+    if ((rc = get_group(L, root, "debug", "alloclab.debug", &debug)) < 0)
+        return rc;
+    if (debug) {
+        if ((rc = only_known(L, debug, "alloclab.debug.", debug_keys)) < 0)
+            return rc;
+        const config_setting_t *t = config_setting_get_member(debug, "sbrk");
+        if (t && config_setting_type(t) != CONFIG_TYPE_BOOL)
+            return FAIL_AT(L, t, "'alloclab.debug.sbrk' must be true or false");
+        if (t)
+            cfg->sbrk = config_setting_get_bool(t);
+    }
+    if ((rc = load_policy(L, root, "tiny", ALC_POLICY_TINY, &cfg->tiny_policy, &tiny)) < 0 ||
+        (rc = load_policy(L, root, "span", ALC_POLICY_SPAN, &cfg->span_policy, &span)) < 0 ||
+        (rc = load_policy(L, root, "page_source", ALC_POLICY_PAGE_SOURCE, &cfg->source_policy,
+                          &source)) < 0)
+        return rc;
+    {
+        const alc_tiny_methods_t *tm = cfg->tiny_policy.policy->methods;
+        uint32_t w = tm->width(cfg->tiny_policy.state);
+        if (w != 0 && w != 8 && w != 16 && w != 32) {
+            const config_setting_t *at = tiny ? config_setting_get_member(tiny, "plugin") : NULL;
+            return FAIL_AT(L, at ? at : tiny ? tiny : root,
+                           "tiny plugin '%s' (%s): width %u is not one of 0, 8, 16, 32",
+                           cfg->tiny_policy.policy->name, cfg->tiny_policy.path, w);
+        }
+        cfg->tiny_width = w;
+    }
+    /* Without a span group the generator keeps Go's rule with its own max_waste. */
+    if (!span)
+        memset(&cfg->span_policy, 0, sizeof cfg->span_policy);
+    if ((rc = get_group(L, root, "heap", "alloclab.heap", &heap)) < 0 ||
         (rc = get_group(L, root, "size_classes", "alloclab.size_classes", &sc)) < 0)
         return rc;
-    if (tiny) {
-        long long w = cfg->tiny_width;
-        if ((rc = only_known(L, tiny, "alloclab.tiny.", tiny_keys)) < 0 ||
-            (rc = get_int(L, tiny, "width", "alloclab.tiny.width", 0, 32, &w)) < 0)
-            return rc;
-        if (w != 0 && w != 8 && w != 16 && w != 32)
-            return FAIL_AT(L, config_setting_get_member(tiny, "width"),
-                           "'alloclab.tiny.width' = %lld is not one of 0 (off), 8, 16, 32", w);
-        cfg->tiny_width = (uint32_t)w;
-    }
     if (heap) {
         long long r = (long long)cfg->release_threshold;
         if ((rc = only_known(L, heap, "alloclab.heap.", heap_keys)) < 0 ||
@@ -201,7 +246,8 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
         if (!(max_waste > 0.0 && max_waste < 1.0))
             return FAIL_AT(L, mw, "'size_classes.generate.max_waste' = %g is not in (0, 1)", max_waste);
         alc_error_t e;
-        if (alc_config_generate(cfg, cfg->page_size, (uint32_t)max_small, max_waste, &e) < 0)
+        if (alc__generate(cfg, cfg->page_size, (uint32_t)max_small, max_waste,
+                          cfg->span_policy.policy ? &cfg->span_policy : NULL, &e) < 0)
             return FAIL_AT(L, gen, "size_classes.generate: %s", e.msg);
         at = gen;
     } else if ((rc = load_table(L, table, cfg)) < 0) {

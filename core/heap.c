@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "alloclab_policy.h"
 #include "internal.h"
 
 #define HEAP_LISTS 128                 /* free[n] holds n-page spans; free[0] the longer ones */
@@ -22,7 +23,26 @@ static struct {
     uint64_t spans_free, spans_in_use;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void alc__heap_init(void) {}
+/* The page source policy, fixed at start-up. */
+static const alc_page_source_methods_t *src;
+static void *src_state;
+
+#define HAS_METHOD(m, field) \
+    ((m)->size >= offsetof(alc_page_source_methods_t, field) + sizeof((m)->field) && (m)->field)
+
+void alc__heap_init(const alc_policy_ref_t *source) {
+    src = source->policy->methods;
+    src_state = source->state;
+}
+
+void *alc__heap_map_raw(size_t bytes) {
+    pthread_mutex_lock(&H.lock);
+    void *p = src->map(src_state, bytes, HEAP_CHUNK);
+    if (p)
+        H.pages_mapped += bytes >> alc__page_shift;
+    pthread_mutex_unlock(&H.lock);
+    return p;
+}
 void alc__heap_lock(void) { pthread_mutex_lock(&H.lock); }
 void alc__heap_unlock(void) { pthread_mutex_unlock(&H.lock); }
 
@@ -110,15 +130,13 @@ static alc_span_t *find(size_t n) {
 
 static int grow(size_t n) {
     size_t bytes = (page_bytes(n) + HEAP_CHUNK - 1) & ~(HEAP_CHUNK - 1);
-    void *p = alc__os_map(bytes, HEAP_CHUNK);
+    void *p = src->map(src_state, bytes, HEAP_CHUNK);
     if (!p)
         return -ENOMEM;
-    /* Huge pages are a page-source choice, not a surprise: a 2 MiB page
-     * backing a few live bytes would inflate RSS. */
-    madvise(p, bytes, MADV_NOHUGEPAGE);
     alc_span_t *s = alc__meta_alloc(sizeof *s);
     if (!s) {
-        alc__os_unmap(p, bytes);
+        if (HAS_METHOD(src, unmap))
+            src->unmap(src_state, p, bytes);
         return -ENOMEM;
     }
     s->start = (uintptr_t)p;
@@ -189,6 +207,14 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
                                       : alc__pagemap_set(s->start, s->npages, s);
     if (rc < 0)
         goto fail_putback;
+    /* Pages that went back to the source may need taking up again. */
+    if (s->dirty < s->npages && HAS_METHOD(src, commit) &&
+        src->commit(src_state, (void *)s->start, page_bytes(s->npages)) != 0) {
+        clear_ends(s);
+        if (kind != ALC_SPAN_LARGE)
+            alc__pagemap_set(s->start, s->npages, NULL);
+        goto fail_putback;
+    }
     H.spans_in_use++;
     pthread_mutex_unlock(&H.lock);
     return s;
@@ -210,12 +236,12 @@ static void release_locked(uint64_t keep_pages) {
         for (alc_span_t *s = H.free[li]; s && dirty > keep_pages; s = s->next) {
             if (s->dirty == 0)
                 continue;
-            madvise((void *)s->start, page_bytes(s->npages), MADV_DONTNEED);
+            src->release(src_state, (void *)s->start, page_bytes(s->npages));
             H.pages_returned_total += s->dirty;
             H.pages_dirty -= s->dirty;
             dirty -= s->dirty;
             s->dirty = 0;
-            s->zero = 1;
+            s->zero = (src->flags & ALC_SOURCE_RELEASE_ZEROES) != 0;
         }
     }
 }

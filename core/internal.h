@@ -3,6 +3,8 @@
 #ifndef ALC_INTERNAL_H
 #define ALC_INTERNAL_H
 
+#include <libconfig.h>
+
 #include "types.h"
 
 /* ---- sizeclass.c: the active table, in the form the fast path reads ---- */
@@ -19,6 +21,9 @@ extern ALC_INTERNAL unsigned alc__page_shift;
 extern ALC_INTERNAL alc_config_t alc__config;
 
 ALC_INTERNAL void alc__sizeclass_install(const alc_config_t *cfg);
+/* alc_config_generate with pages per span from a span policy (NULL: Go's rule). */
+ALC_INTERNAL int alc__generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
+                               double max_waste, const alc_policy_ref_t *span, alc_error_t *err);
 ALC_INTERNAL unsigned alc__size_to_class(size_t size);  /* size <= alc__max_small */
 ALC_INTERNAL uint32_t alc__div_magic(uint32_t size);
 ALC_INTERNAL int alc__validate(const alc_config_t *cfg, alc_error_t *err, int *bad);
@@ -59,7 +64,9 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
-ALC_INTERNAL void alc__heap_init(void);
+ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source);
+/* Pages straight from the page source, never returned (debug.sbrk). */
+ALC_INTERNAL void *alc__heap_map_raw(size_t bytes);
 ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
 ALC_INTERNAL void alc__heap_lock(void);
 ALC_INTERNAL void alc__heap_unlock(void);
@@ -97,6 +104,15 @@ ALC_INTERNAL size_t alc__tiny_usable(const alc_span_t *s, const void *p);
 ALC_INTERNAL void alc__tiny_retire(alc_cache_t *c);
 ALC_INTERNAL int alc__tiny_span_init(alc_span_t *s);
 ALC_INTERNAL void alc__tiny_span_fini(alc_span_t *s);
+
+/* ---- plugin.c: policies by name ---- */
+/* Loads (or finds built in) the policy `name` (NULL: the built-in one of
+ * kind) and configures it with params; a message in err on failure. */
+ALC_INTERNAL int alc__policy_load(const char *name, unsigned kind, const config_setting_t *params,
+                                  const char *cfg_path, alc_policy_ref_t *out, char *err,
+                                  size_t errlen);
+/* The parameter a loader message is about (its first word after the plugin's path). */
+ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size_t len);
 
 /* ---- malloc.c: entry points and the reporting of misuse ---- */
 ALC_INTERNAL void alc__ensure_started(void);

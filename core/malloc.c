@@ -44,6 +44,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "alloclab_policy.h"
 #include "internal.h"
 
 ALC_INTERNAL _Atomic int alc__started;
@@ -101,10 +102,25 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
         alc__error(err, "%s: %s", cfg->source, e.msg);
         return -EINVAL;
     }
+    alc_config_t local = *cfg;
+    /* Policies the config left to the defaults: the built-in ones. */
+    char perr[ALC_ERRMSG_MAX - 64];
+    if (!local.source_policy.policy &&
+        alc__policy_load(NULL, ALC_POLICY_PAGE_SOURCE, NULL, NULL, &local.source_policy, perr,
+                         sizeof perr) < 0) {
+        alc__error(err, "%s: %s", cfg->source, perr);
+        return -EINVAL;
+    }
+    if (local.sbrk) {
+        /* Bump allocation: no tiny blocks, and every request takes the slow path. */
+        local.tiny_width = 0;
+        local.track_requested = 0;
+    }
+    cfg = &local;
     alc__sizeclass_install(cfg);
     if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
-    alc__heap_init();
+    alc__heap_init(&cfg->source_policy);
     alc__central_init();
     alc__cache_init();
     atomic_store_explicit(&alc__started, 1, memory_order_release);
@@ -157,6 +173,40 @@ void alc__ensure_started(void) {
 const alc_config_t *alc_active_config(void) {
     alc__ensure_started();
     return &alc__config;
+}
+
+/* ---- debug.sbrk: the seed's bump allocator ------------------------------ */
+
+/* Every block is bumped out of the thread's region and never reused: the
+ * speed ceiling the benchmarks compare against. A 16-byte header keeps the
+ * size for usable size and realloc; free does nothing. */
+#define SBRK_REGION ((size_t)4 << 20)
+#define SBRK_HEADER 16
+
+static void *sbrk_alloc(size_t size, size_t align) {
+    alc_cache_t *c = alc__cache_real();
+    if (!c || size > ((size_t)1 << 46) || align > ((size_t)1 << 30)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (align < 16)
+        align = 16;
+    uintptr_t p = (c->sbrk_cur + SBRK_HEADER + align - 1) & ~(uintptr_t)(align - 1);
+    if (!c->sbrk_cur || p + size > c->sbrk_end) {
+        size_t need = size + align + SBRK_HEADER;
+        size_t len = need > SBRK_REGION ? (need + SBRK_REGION - 1) & ~(SBRK_REGION - 1) : SBRK_REGION;
+        void *r = alc__heap_map_raw(len);
+        if (!r) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        c->sbrk_cur = (uintptr_t)r;
+        c->sbrk_end = (uintptr_t)r + len;
+        p = (c->sbrk_cur + SBRK_HEADER + align - 1) & ~(uintptr_t)(align - 1);
+    }
+    ((size_t *)p)[-1] = size;
+    c->sbrk_cur = p + size;
+    return (void *)p;
 }
 
 /* ---- small objects ---------------------------------------------------- */
@@ -224,6 +274,16 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     size_t npages = (size + alc__page_size - 1) >> alc__page_shift;
     if (npages == 0)
         npages = 1;
+    const alc_policy_ref_t *sp = &alc__config.span_policy;
+    if (sp->policy) {   /* the span policy may round large blocks its own way */
+        const alc_span_methods_t *m = sp->policy->methods;
+        if (m->size >= offsetof(alc_span_methods_t, large_pages) + sizeof m->large_pages &&
+            m->large_pages) {
+            size_t p = m->large_pages(sp->state, size, (uint32_t)alc__page_size);
+            if (p > npages && p < ((size_t)1 << 40))
+                npages = p;
+        }
+    }
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
     alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE);
     if (!s) {
@@ -285,6 +345,8 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
         alc__ensure_started();
         return alc_malloc(size);
     }
+    if (alc__config.sbrk)
+        return sbrk_alloc(size, 16);
     if (size > alc__max_small)
         return large_alloc(size, 0, size);
     alc_cache_t *c = alc__tls_cache;
@@ -339,7 +401,7 @@ static void free_large(alc_span_t *s, void *p) {
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
-    if (!p)
+    if (!p || alc__config.sbrk)
         return;
     if (!s)
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
@@ -379,6 +441,8 @@ size_t alc_usable_size(const void *p) {
     if (!p)
         return 0;
     alc_span_t *s = alc__pagemap_lookup(p);
+    if (!s && alc__config.sbrk)
+        return ((const size_t *)p)[-1];
     if (!s)
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
     switch (s->kind) {
@@ -401,6 +465,8 @@ void *alc_calloc(size_t nmemb, size_t size) {
         return NULL;
     }
     alc__ensure_started();
+    if (alc__config.sbrk)
+        return sbrk_alloc(total, 16);   /* never reused: still zero from the OS */
     if (total > alc__max_small) {
         /* Large spans fresh from the OS (or returned to it) read as zero:
          * clearing them would only fault in pages. */
@@ -427,7 +493,7 @@ void *alc_realloc(void *p, size_t size) {
     }
     size_t old = alc_usable_size(p);
     alc_span_t *s = alc__pagemap_lookup(p);
-    switch (s->kind) {
+    switch (s ? s->kind : ALC_SPAN_FREE) {   /* no span: debug.sbrk, always moves */
     case ALC_SPAN_TINY:
         if (size <= old)
             return p;
@@ -479,6 +545,8 @@ static bool pow2(size_t x) { return x && !(x & (x - 1)); }
  * large span with that alignment. Never a tiny piece. */
 static void *aligned(size_t align, size_t size) {
     alc__ensure_started();
+    if (alc__config.sbrk)
+        return sbrk_alloc(size, align);
     size_t requested = size;
     if (align <= 8 && size >= alc__tiny_width)
         return alc_malloc(size);   /* every class is a multiple of 8 */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloclab_policy.h"
 #include "internal.h"
 
 ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
@@ -69,6 +70,12 @@ uint32_t alc__div_magic(uint32_t size) { return (uint32_t)(UINT32_MAX / size + 1
 
 int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
                         double max_waste, alc_error_t *err) {
+    return alc__generate(cfg, page_size, max_small, max_waste, NULL, err);
+}
+
+int alc__generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small, double max_waste,
+                  const alc_policy_ref_t *span_policy, alc_error_t *err) {
+    const alc_span_methods_t *sm = span_policy ? span_policy->policy->methods : NULL;
     if (!is_pow2(page_size) || page_size < ALC_MIN_PAGE_SIZE || page_size > ALC_MAX_PAGE_SIZE) {
         alc__error(err, "page_size %u is not a power of two in [%u, %u]", page_size,
                    ALC_MIN_PAGE_SIZE, ALC_MAX_PAGE_SIZE);
@@ -97,10 +104,21 @@ int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_smal
             else if (size >= 32)
                 align = 16;
         }
-        /* Smallest span whose tail (what no object fits into) is within max_waste. */
+        /* Smallest span whose tail (what no object fits into) is within
+         * max_waste, unless a span policy decides. */
         uint64_t span = page_size;
-        while ((double)(span % size) > (double)span * max_waste)
-            span += page_size;
+        if (sm) {
+            uint32_t p = sm->pages_for(span_policy->state, size, page_size);
+            if (p < 1 || p > 1024 || (uint64_t)p * page_size < size) {
+                alc__error(err, "span policy '%s' gave %u pages for %u-byte objects on %u-byte pages",
+                           span_policy->policy->name, p, size, page_size);
+                return -EINVAL;
+            }
+            span = (uint64_t)p * page_size;
+        } else {
+            while ((double)(span % size) > (double)span * max_waste)
+                span += page_size;
+        }
         uint32_t pages = (uint32_t)(span / page_size);
         /* Same pages and same object count as the previous class: the larger
          * size costs nothing, so it replaces the smaller one. */
@@ -282,7 +300,7 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     /* Tracking requested sizes: the fast path's lookups all lead to a list
      * that stays empty, so every allocation takes the slow path, which
      * records it; the slow path finds the real class with the same lookup. */
-    if (cfg->track_requested) {
+    if (cfg->track_requested || cfg->sbrk) {
         memset(alc__class8, ALC_EMPTY_LIST, sizeof alc__class8);
         memset(alc__class128, ALC_EMPTY_LIST, sizeof alc__class128);
     } else {

@@ -108,6 +108,7 @@ typedef struct alc_cache {
     _Atomic uint64_t req_alloc[ALC_NLISTS];
     _Atomic uint64_t req_freed[ALC_NLISTS];
 
+    uintptr_t sbrk_cur, sbrk_end;   /* debug.sbrk: this thread's bump region */
     bool is_real;             /* false for the shared empty cache */
     struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */
 } alc_cache_t;
