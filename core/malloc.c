@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -200,6 +201,13 @@ static void *sbrk_alloc(size_t size, size_t align) {
             errno = ENOMEM;
             return NULL;
         }
+        /* Nothing here is ever freed: fault the region in with one call
+         * rather than one fault every few allocations (Linux 5.14+; older
+         * kernels refuse the advice and fault page by page). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+        madvise(r, len, MADV_POPULATE_WRITE);
         c->sbrk_cur = (uintptr_t)r;
         c->sbrk_end = (uintptr_t)r + len;
         p = (c->sbrk_cur + SBRK_HEADER + align - 1) & ~(uintptr_t)(align - 1);
