@@ -108,6 +108,8 @@ static int locate(const char *name, const char *cfg_path, char *out, size_t len,
                   size_t errlen) {
     char dir[256];
     folder_of(cfg_path, dir, sizeof dir);
+    if (!dir[0])
+        snprintf(dir, sizeof dir, "./");   /* a bare file name would send dlopen to the system path */
     if (strchr(name, '/')) {
         snprintf(out, len, "%s%s", name[0] == '/' ? "" : dir, name);
         if (readable(out))
@@ -258,7 +260,9 @@ int alc__policy_load(const char *name, unsigned kind, const config_setting_t *pa
         return -ENOMEM;
     }
     char perr[256] = "";
-    if (d->configure && d->configure(out->state, params, &host, perr, sizeof perr) != 0) {
+    static const char *const no_params[] = {"plugin", NULL};
+    int bad_params = !d->configure && host_check_params(params, no_params, perr, sizeof perr) != 0;
+    if (bad_params || (d->configure && d->configure(out->state, params, &host, perr, sizeof perr) != 0)) {
         snprintf(err, errlen, "%s plugin '%s' (%s): %s", kind_name(kind), d->name, out->path,
                  perr[0] ? perr : "configuration refused");
         alc__meta_free(out->state, d->state_size);

@@ -105,7 +105,8 @@ typedef struct alc_page_source_methods {
     /* Returns a whole mapping obtained from map (optional). */
     void (*unmap)(void *state, void *p, size_t size);
     /* The pages of [p, p+size) may lose their contents and their memory:
-     * give it back to the OS. Page aligned. */
+     * give it back to the OS. Page aligned. The heap joins free neighbours,
+     * so the range may cross from one mapping given by map into the next. */
     void (*release)(void *state, void *p, size_t size);
     /* Optional: make released pages usable again before reuse (NULL: nothing to do). */
     int (*commit)(void *state, void *p, size_t size);

@@ -1,0 +1,423 @@
+/* Page source "source_memfd": the heap's pages live in one memfd.
+ *
+ * Parameters: name (string, default "alloclab-heap": the file's name in
+ * /proc/<pid>/fd, shown as "memfd:<name>") and max_size (bytes, default
+ * 64 GiB: the file never grows past it; map() returns NULL instead, which
+ * the heap turns into ENOMEM).
+ *
+ * The file is created on the first map() (memfd_create, MFD_CLOEXEC). Each
+ * map() grows it with ftruncate and maps the new range MAP_SHARED at the
+ * next offset: an anonymous PROT_NONE region of size + align is reserved,
+ * the file is mapped MAP_FIXED at the aligned address inside it, and the
+ * rest is unmapped. Because the pages belong to a file, another process (or
+ * a second mapping in this one) can read the live heap through
+ * /proc/<pid>/fd/<n>, e.g. to take snapshots or measure it from outside.
+ *
+ * release() punches a hole in the file range behind [p, p+size)
+ * (fallocate PUNCH_HOLE | KEEP_SIZE): the memory goes back to the OS and
+ * the range reads as zero in every mapping. A table of (address, offset,
+ * length), sorted by address and kept in host memory, translates addresses
+ * to offsets; it holds MEMFD_MAX_MAPPINGS mappings (map() returns NULL past
+ * that). unmap() unmaps and punches the range; the file shrinks when the
+ * range was its last.
+ *
+ * fork: MAP_SHARED pages are not copied on fork, so a child would share the
+ * heap with its parent and each would corrupt the other. Fork handlers give
+ * the child a file of its own: before fork, the file's data is copied into a
+ * new memfd; in the child every mapping is replaced by the same range of
+ * the copy. The copy is exact for a program forking from its only thread.
+ * If pages were mapped or released between the copy and the fork (another
+ * thread allocating), the child copies again right after fork, while the
+ * parent runs; if the child cannot get a copy at all, it stops with a
+ * message rather than share. Forking costs a copy of the heap's resident
+ * pages; posix_spawn and vfork do not run fork handlers and cost nothing.
+ *
+ * Thread safety: the host calls map, unmap and release under its heap lock;
+ * a lock of the plugin's own (taken inside the heap lock, never around it)
+ * keeps the fork handler from reading the table while it changes. See
+ * alloclab_policy.h for the ABI. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "alloclab_policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MEMFD_MAX_MAPPINGS 4096
+#define MEMFD_NAME_MAX 249                       /* memfd_create's limit: NAME_MAX - "memfd:" */
+#define MEMFD_DEFAULT_MAX ((uint64_t)64 << 30)
+#define MEMFD_MIN_MAX ((uint64_t)2 << 20)
+#define MEMFD_MAX_MAX ((uint64_t)1 << 46)
+
+typedef struct memfd_mapping {
+    uintptr_t addr;
+    size_t len;
+    off_t off;                         /* where addr is in the file */
+} memfd_mapping_t;
+
+typedef struct memfd_state {
+    char name[MEMFD_NAME_MAX + 1];
+    uint64_t max_size;
+    size_t os_page;
+    void *(*alloc)(size_t size);       /* the host's */
+    void (*notice)(const char *msg);
+    pthread_mutex_t lock;              /* the table and fd, against the fork handlers */
+    int fd;                            /* -1 until the first map */
+    uint64_t file_size;                /* the next mapping's offset */
+    unsigned n;
+    memfd_mapping_t *maps;             /* MEMFD_MAX_MAPPINGS, sorted by addr */
+    uint64_t gen;                      /* bumped by every change to the table or the file */
+    int fork_fd;                       /* the child's copy, made before fork; -1 when none */
+    uint64_t fork_gen;                 /* gen when it was made */
+} memfd_state_t;
+
+/* The state whose file is in use (set by the first map), for the fork
+ * handlers: a process has one page source. */
+static memfd_state_t *in_use;
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+
+/* ---- the table -------------------------------------------------------- */
+
+/* Index of the first mapping whose end is above p (n if none). */
+static unsigned find_from(const memfd_state_t *st, uintptr_t p) {
+    unsigned lo = 0, hi = st->n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (st->maps[mid].addr + st->maps[mid].len <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void table_insert(memfd_state_t *st, memfd_mapping_t m) {
+    unsigned i = find_from(st, m.addr);
+    memmove(&st->maps[i + 1], &st->maps[i], (st->n - i) * sizeof st->maps[0]);
+    st->maps[i] = m;
+    st->n++;
+}
+
+static void table_remove(memfd_state_t *st, unsigned i) {
+    memmove(&st->maps[i], &st->maps[i + 1], (st->n - i - 1) * sizeof st->maps[0]);
+    st->n--;
+}
+
+/* Frees the file's pages in [off, off+len): they read as zero afterwards,
+ * through every mapping. */
+static void punch(int fd, off_t off, size_t len, void *addr) {
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) == 0)
+        return;
+    if (addr && madvise(addr, len, MADV_REMOVE) == 0)   /* the same, by address */
+        return;
+    if (addr)
+        memset(addr, 0, len);   /* keep the promise that released pages read as zero */
+}
+
+/* ---- methods ---------------------------------------------------------- */
+
+static void *memfd_map(void *state, size_t size, size_t align) {
+    memfd_state_t *st = state;
+    void *result = NULL;
+    size_t page = st->os_page ? st->os_page : 4096;
+    if (align < page)
+        align = page;
+    if (size == 0 || size > SIZE_MAX - page)
+        return NULL;
+    size = (size + page - 1) & ~(page - 1);
+    if (size > SIZE_MAX - align)
+        return NULL;
+
+    pthread_mutex_lock(&st->lock);
+    if (!st->maps && !(st->maps = st->alloc(MEMFD_MAX_MAPPINGS * sizeof st->maps[0])))
+        goto out;
+    if (st->fd < 0) {
+        st->fd = memfd_create(st->name, MFD_CLOEXEC);
+        if (st->fd < 0) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "source_memfd: memfd_create(\"%s\"): %s", st->name,
+                     strerror(errno));
+            if (st->notice)
+                st->notice(msg);
+            goto out;
+        }
+        if (!in_use)
+            in_use = st;
+    }
+    if (st->n == MEMFD_MAX_MAPPINGS || size > st->max_size - st->file_size)
+        goto out;
+
+    off_t off = (off_t)st->file_size;
+    if (ftruncate(st->fd, off + (off_t)size) != 0)
+        goto out;
+    char *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) {
+        (void)!ftruncate(st->fd, off);
+        goto out;
+    }
+    char *a = (char *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+    if (mmap(a, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, st->fd, off) == MAP_FAILED) {
+        munmap(r, size + align);
+        (void)!ftruncate(st->fd, off);
+        goto out;
+    }
+    size_t head = (size_t)(a - r), tail = align - head;
+    if (head)
+        munmap(r, head);
+    if (tail)
+        munmap(a + size, tail);
+    madvise(a, size, MADV_NOHUGEPAGE);   /* huge pages are source_hugepage's business */
+    table_insert(st, (memfd_mapping_t){(uintptr_t)a, size, off});
+    st->file_size += size;
+    st->gen++;
+    result = a;   /* new file range: reads as zero */
+out:
+    pthread_mutex_unlock(&st->lock);
+    return result;
+}
+
+static void memfd_release(void *state, void *p, size_t size) {
+    memfd_state_t *st = state;
+    uintptr_t cur = (uintptr_t)p, end = cur + size;
+    pthread_mutex_lock(&st->lock);
+    /* The range may cross from one mapping into the next one (the heap
+     * joins free spans of neighbouring mappings): punch each part. */
+    for (unsigned i = find_from(st, cur); i < st->n && cur < end; i++) {
+        const memfd_mapping_t *m = &st->maps[i];
+        if (m->addr >= end)
+            break;
+        uintptr_t from = cur > m->addr ? cur : m->addr;
+        uintptr_t to = end < m->addr + m->len ? end : m->addr + m->len;
+        punch(st->fd, m->off + (off_t)(from - m->addr), to - from, (void *)from);
+        cur = to;
+    }
+    st->gen++;
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void memfd_unmap(void *state, void *p, size_t size) {
+    memfd_state_t *st = state;
+    pthread_mutex_lock(&st->lock);
+    unsigned i = find_from(st, (uintptr_t)p);
+    if (i < st->n && st->maps[i].addr == (uintptr_t)p) {
+        memfd_mapping_t m = st->maps[i];
+        munmap((void *)m.addr, m.len);
+        punch(st->fd, m.off, m.len, NULL);
+        if ((uint64_t)m.off + m.len == st->file_size) {   /* the file's tail: give the offsets back */
+            st->file_size = (uint64_t)m.off;
+            (void)!ftruncate(st->fd, m.off);
+        }
+        table_remove(st, i);
+        st->gen++;
+    } else {
+        munmap(p, size);   /* not a mapping of ours; do what was asked */
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+/* A new memfd holding a copy of st's file (only its data: holes stay
+ * holes). Returns the fd, or -1 with errno set. */
+static int copy_file(const memfd_state_t *st) {
+    int nfd = memfd_create(st->name, MFD_CLOEXEC);
+    if (nfd < 0)
+        return -1;
+    if (ftruncate(nfd, (off_t)st->file_size) != 0)
+        goto fail;
+    for (unsigned i = 0; i < st->n; i++) {
+        const memfd_mapping_t *m = &st->maps[i];
+        off_t pos = m->off, stop = m->off + (off_t)m->len;
+        while (pos < stop) {
+            off_t data = lseek(st->fd, pos, SEEK_DATA);
+            if (data < 0 && errno == ENXIO)
+                break;   /* nothing but holes from pos to the end of the file */
+            if (data < 0)
+                goto fail;
+            if (data >= stop)
+                break;
+            off_t hole = lseek(st->fd, data, SEEK_HOLE);
+            if (hole < 0)
+                goto fail;
+            if (hole > stop)
+                hole = stop;
+            /* Write from the mapping: no buffer needed. */
+            const char *src = (const char *)m->addr + (data - m->off);
+            off_t at = data;
+            while (at < hole) {
+                ssize_t w = pwrite(nfd, src, (size_t)(hole - at), at);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    goto fail;
+                src += w;
+                at += w;
+            }
+            pos = hole;
+        }
+    }
+    return nfd;
+fail: {
+    int e = errno;
+    close(nfd);
+    errno = e;
+    return -1;
+}
+}
+
+static void fork_prepare(void) {
+    memfd_state_t *st = in_use;
+    if (!st)
+        return;
+    /* The copy is made before fork: exact when no other thread changes the
+     * heap meanwhile. The lock is not held across fork: the host takes its
+     * heap lock after this handler, and map() takes this lock inside it. */
+    pthread_mutex_lock(&st->lock);
+    st->fork_fd = -1;
+    if (st->fd >= 0 && st->n > 0 && (st->fork_fd = copy_file(st)) >= 0)
+        st->fork_gen = st->gen;
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void fork_parent(void) {
+    memfd_state_t *st = in_use;
+    if (st && st->fork_fd >= 0) {
+        close(st->fork_fd);
+        st->fork_fd = -1;
+    }
+}
+
+static void fork_child(void) {
+    memfd_state_t *st = in_use;
+    if (!st)
+        return;
+    pthread_mutex_init(&st->lock, NULL);   /* this thread is alone now */
+    if (st->fd < 0 || st->n == 0)
+        return;
+    int nfd = st->fork_fd;
+    if (nfd >= 0 && st->fork_gen != st->gen) {   /* stale: the heap changed after the copy */
+        close(nfd);
+        nfd = -1;
+    }
+    if (nfd < 0)
+        nfd = copy_file(st);   /* while the parent runs: the best there is now */
+    const char *what = "copying the heap";
+    if (nfd >= 0) {
+        what = "mapping the copy";
+        unsigned i = 0;
+        for (; i < st->n; i++) {
+            const memfd_mapping_t *m = &st->maps[i];
+            if (mmap((void *)m->addr, m->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nfd,
+                     m->off) == MAP_FAILED)
+                break;
+            madvise((void *)m->addr, m->len, MADV_NOHUGEPAGE);
+        }
+        if (i == st->n) {
+            close(st->fd);
+            st->fd = nfd;
+            st->fork_fd = -1;
+            return;
+        }
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "source_memfd: fork: %s for the child failed (%s); stopping the child rather than "
+             "let it share its parent's heap",
+             what, strerror(errno));
+    if (st->notice)
+        st->notice(msg);
+    abort();
+}
+
+static void register_fork_handlers(void) {
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+static int memfd_configure(void *state, const config_setting_t *params, const alc_host_t *host,
+                           char *err, size_t errlen) {
+    static const char *const known[] = {"plugin", "name", "max_size", NULL};
+    memfd_state_t *st = state;
+    const char *name = "alloclab-heap";
+    uint64_t max_size = MEMFD_DEFAULT_MAX;
+    if (params) {
+        if (host->check_params(params, known, err, errlen) != 0)
+            return -1;
+        const config_setting_t *s = config_setting_get_member(params, "name");
+        if (s) {
+            if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                snprintf(err, errlen, "name: must be a string of 1 to %d bytes", MEMFD_NAME_MAX);
+                return -1;
+            }
+            name = config_setting_get_string(s);
+            size_t len = strlen(name);
+            if (len < 1 || len > MEMFD_NAME_MAX) {
+                snprintf(err, errlen, "name = \"%.40s%s\": must be 1 to %d bytes long (is %zu)", name,
+                         len > 40 ? "..." : "", MEMFD_NAME_MAX, len);
+                return -1;
+            }
+        }
+        s = config_setting_get_member(params, "max_size");
+        if (s) {
+            int type = config_setting_type(s);
+            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+                snprintf(err, errlen, "max_size: must be an integer number of bytes in [%llu, %llu] "
+                         "(write large values with an L suffix, e.g. 68719476736L)",
+                         (unsigned long long)MEMFD_MIN_MAX, (unsigned long long)MEMFD_MAX_MAX);
+                return -1;
+            }
+            long long v = config_setting_get_int64(s);
+            if (v < (long long)MEMFD_MIN_MAX || (unsigned long long)v > MEMFD_MAX_MAX) {
+                snprintf(err, errlen, "max_size = %lld: must be in [%llu, %llu] bytes (2 MiB to 64 TiB)",
+                         v, (unsigned long long)MEMFD_MIN_MAX, (unsigned long long)MEMFD_MAX_MAX);
+                return -1;
+            }
+            max_size = (uint64_t)v;
+        }
+    }
+    /* The config (and its strings) may be gone by the first map: copy. */
+    snprintf(st->name, sizeof st->name, "%s", name);
+    st->os_page = host->os_page_size ? host->os_page_size : (size_t)sysconf(_SC_PAGESIZE);
+    st->max_size = (max_size + st->os_page - 1) & ~((uint64_t)st->os_page - 1);
+    st->alloc = host->alloc;
+    st->notice = host->notice;
+    st->fd = -1;
+    st->fork_fd = -1;
+    pthread_mutex_init(&st->lock, NULL);
+    /* Here, at start-up, rather than in map(): pthread_atfork may allocate,
+     * and map() runs inside the allocator. */
+    pthread_once(&handlers_once, register_fork_handlers);
+    return 0;
+}
+
+static const alc_page_source_methods_t memfd_methods = {
+    .version = 1,
+    .size = sizeof(alc_page_source_methods_t),
+    .flags = ALC_SOURCE_RELEASE_ZEROES,
+    .map = memfd_map,
+    .unmap = memfd_unmap,
+    .release = memfd_release,
+    .commit = NULL,
+};
+
+static const alc_policy_t memfd_policy = {
+    .abi_version = ALC_POLICY_ABI_VERSION,
+    .size = sizeof(alc_policy_t),
+    .kind = ALC_POLICY_PAGE_SOURCE,
+    .name = "source_memfd",
+    .description = "pages in one memfd (name, max_size), readable from outside through /proc/<pid>/fd",
+    .state_size = sizeof(memfd_state_t),
+    .configure = memfd_configure,
+    .methods = &memfd_methods,
+};
+
+ALC_POLICY_ENTRY(memfd_policy, source_memfd)
