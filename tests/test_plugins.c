@@ -586,6 +586,30 @@ Test(plugins, every_built_plugin_conforms_to_the_abi) {
             conform_source(so, pd->methods, state);
             break;
         }
+        /* Plugins take memory from the host, never from malloc: the .so must
+         * not import the malloc family (nm from binutils, beside gcc). */
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "nm -D --undefined-only '%s' 2>/dev/null", so);
+        FILE *nm = popen(cmd, "r");
+        cr_assert(nm, "cannot run nm on %s", so);
+        char line[512];
+        int nm_lines = 0;
+        while (fgets(line, sizeof line, nm)) {
+            nm_lines++;
+            char sym[256] = "";
+            if (sscanf(line, " U %255s", sym) != 1)
+                continue;
+            char *at = strchr(sym, '@');
+            if (at)
+                *at = 0;
+            static const char *const forbidden[] = {"malloc", "calloc", "realloc", "free", "strdup",
+                                                    "posix_memalign", "aligned_alloc", "memalign",
+                                                    "reallocarray", NULL};
+            for (const char *const *f = forbidden; *f; f++)
+                cr_expect(strcmp(sym, *f) != 0, "%s imports %s: a plugin must use host->alloc", so, *f);
+        }
+        cr_assert_eq(pclose(nm), 0, "nm failed on %s", so);
+        cr_assert_gt(nm_lines, 0, "nm listed no imports of %s", so);
         cr_log_info("%s: %s policy '%s' conforms", so,
                     pd->kind == ALC_POLICY_TINY ? "tiny" : pd->kind == ALC_POLICY_SPAN ? "span" : "page source",
                     pd->name);
