@@ -144,6 +144,9 @@ typedef struct alc_stats {
 void alc_stats_get(alc_stats_t *st);
 /* Writes a human-readable summary. */
 void alc_stats_print(FILE *out);
+/* Writes the snapshot as "alloclab.<key> <value>" lines, one per figure,
+ * and "alloclab.class.<n>.<key> <value>" per class: for programs to read. */
+void alc_stats_write_kv(FILE *out);
 
 /* Returns every cached object of the calling thread to the central lists
  * (as thread exit does). */

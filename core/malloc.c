@@ -142,10 +142,44 @@ int alc_init(const alc_config_t *cfg, alc_error_t *err) {
     return rc;
 }
 
+/* ---- start-up's own allocations ---------------------------------------
+ * Reading the config (libconfig, stdio) and loading plugins (dlopen) call
+ * malloc, which in a preloaded process is this allocator, not yet started.
+ * The starting thread serves those calls from a static bootstrap arena:
+ * bumped, never reused, 16-byte header holding the size. */
+#define BOOT_BYTES ((size_t)1 << 20)
+static _Alignas(64) unsigned char boot_arena[BOOT_BYTES];
+static size_t boot_used;   /* only the starting thread, holding start_lock, bumps it */
+static __thread int starting_here __attribute__((tls_model("initial-exec")));
+
+static bool booting(void) {
+    return starting_here && !atomic_load_explicit(&alc__started, memory_order_acquire);
+}
+
+static bool from_boot(const void *p) {
+    return (const unsigned char *)p >= boot_arena && (const unsigned char *)p < boot_arena + BOOT_BYTES;
+}
+
+static void *boot_alloc(size_t size, size_t align) {
+    if (align < 16)
+        align = 16;
+    size_t at = (boot_used + 16 + align - 1) & ~(align - 1);
+    if (size > BOOT_BYTES || at + size > BOOT_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    boot_used = at + size;
+    ((size_t *)(boot_arena + at))[-1] = size;
+    return boot_arena + at;   /* static memory, never reused: reads as zero */
+}
+
 void alc__ensure_started(void) {
     if (ALC_LIKELY(atomic_load_explicit(&alc__started, memory_order_acquire)))
         return;
+    if (starting_here)
+        return;   /* a call made by start-up itself: the caller serves it from boot_arena */
     pthread_mutex_lock(&start_lock);
+    starting_here = 1;
     if (!atomic_load(&alc__started)) {
         alc_config_t cfg;
         alc_error_t err;
@@ -168,6 +202,7 @@ void alc__ensure_started(void) {
             _exit(ALC_EXIT_CONFIG);
         }
     }
+    starting_here = 0;
     pthread_mutex_unlock(&start_lock);
 }
 
@@ -350,6 +385,8 @@ static void *pop(alc_cachelist_t *l) { return pop_inline(l); }
 
 static ALC_NOINLINE void *malloc_slow(size_t size) {
     if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
+        if (booting())
+            return boot_alloc(size, 16);
         alc__ensure_started();
         return alc_malloc(size);
     }
@@ -409,7 +446,7 @@ static void free_large(alc_span_t *s, void *p) {
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
-    if (!p || alc__config.sbrk)
+    if (!p || alc__config.sbrk || from_boot(p))
         return;
     if (!s)
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
@@ -449,7 +486,7 @@ size_t alc_usable_size(const void *p) {
     if (!p)
         return 0;
     alc_span_t *s = alc__pagemap_lookup(p);
-    if (!s && alc__config.sbrk)
+    if (!s && (alc__config.sbrk || from_boot(p)))
         return ((const size_t *)p)[-1];
     if (!s)
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
@@ -472,6 +509,8 @@ void *alc_calloc(size_t nmemb, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
+    if (booting())
+        return boot_alloc(total, 16);
     alc__ensure_started();
     if (alc__config.sbrk)
         return sbrk_alloc(total, 16);   /* never reused: still zero from the OS */
@@ -552,6 +591,8 @@ static bool pow2(size_t x) { return x && !(x & (x - 1)); }
  * objects are multiples of it (spans start on page boundaries), else a
  * large span with that alignment. Never a tiny piece. */
 static void *aligned(size_t align, size_t size) {
+    if (booting())
+        return boot_alloc(size, align);
     alc__ensure_started();
     if (alc__config.sbrk)
         return sbrk_alloc(size, align);
@@ -609,11 +650,15 @@ void *alc_memalign(size_t align, size_t size) {
 }
 
 void *alc_valloc(size_t size) {
+    if (booting())
+        return boot_alloc(size, 4096);
     alc__ensure_started();
     return aligned(alc__page_size, size);
 }
 
 void *alc_pvalloc(size_t size) {
+    if (booting())
+        return boot_alloc((size + 4095) & ~(size_t)4095, 4096);
     alc__ensure_started();
     size_t ps = alc__page_size;
     if (size > SIZE_MAX - ps) {

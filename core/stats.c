@@ -36,6 +36,43 @@ void alc_stats_get(alc_stats_t *st) {
             st->live_requested_bytes += st->classes[i].requested_bytes;
 }
 
+void alc_stats_write_kv(FILE *out) {
+    alc_stats_t st;
+    alc_stats_get(&st);
+#define KV(field) fprintf(out, "alloclab.%s %llu\n", #field, (unsigned long long)st.field)
+    KV(live_requested_bytes);
+    KV(requested_tracked);
+    KV(small_bytes_in_use);
+    KV(large_bytes_requested);
+    KV(large_bytes_in_use);
+    KV(large_allocs);
+    KV(tiny_requests);
+    KV(tiny_blocks);
+    KV(tiny_live_pieces);
+    KV(tiny_live_bytes);
+    KV(spans_in_use);
+    KV(spans_free);
+    KV(pages_mapped);
+    KV(pages_free);
+    KV(pages_released);
+    KV(pages_returned_total);
+    KV(cached_bytes);
+    KV(threads);
+    KV(page_size);
+    KV(nclasses);
+#undef KV
+    for (unsigned i = 0; i < st.nclasses; i++) {
+        const alc_class_stats_t *c = &st.classes[i];
+        fprintf(out,
+                "alloclab.class.%u.size %u\nalloclab.class.%u.objects_in_use %llu\n"
+                "alloclab.class.%u.bytes_in_use %llu\nalloclab.class.%u.requested_bytes %llu\n"
+                "alloclab.class.%u.spans %llu\nalloclab.class.%u.mallocs %llu\n",
+                i + 1, c->size, i + 1, (unsigned long long)c->objects_in_use, i + 1,
+                (unsigned long long)c->bytes_in_use, i + 1, (unsigned long long)c->requested_bytes,
+                i + 1, (unsigned long long)c->spans, i + 1, (unsigned long long)c->mallocs);
+    }
+}
+
 void alc_stats_print(FILE *out) {
     alc_stats_t st;
     alc_stats_get(&st);
