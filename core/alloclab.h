@@ -21,6 +21,13 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; the API is what it exports. */
+#if defined(__GNUC__)
+#define ALC_API __attribute__((visibility("default")))
+#else
+#define ALC_API
+#endif
+
 #define ALC_VERSION_MAJOR 0
 #define ALC_VERSION_MINOR 1
 
@@ -32,17 +39,17 @@ extern "C" {
 
 /* ---- allocation ------------------------------------------------------- */
 
-void *alc_malloc(size_t size);
-void alc_free(void *ptr);
-void *alc_calloc(size_t nmemb, size_t size);
-void *alc_realloc(void *ptr, size_t size);
-void *alc_reallocarray(void *ptr, size_t nmemb, size_t size);
-void *alc_aligned_alloc(size_t alignment, size_t size);
-int alc_posix_memalign(void **memptr, size_t alignment, size_t size);
-void *alc_memalign(size_t alignment, size_t size);
-void *alc_valloc(size_t size);
-void *alc_pvalloc(size_t size);
-size_t alc_usable_size(const void *ptr);
+ALC_API void *alc_malloc(size_t size);
+ALC_API void alc_free(void *ptr);
+ALC_API void *alc_calloc(size_t nmemb, size_t size);
+ALC_API void *alc_realloc(void *ptr, size_t size);
+ALC_API void *alc_reallocarray(void *ptr, size_t nmemb, size_t size);
+ALC_API void *alc_aligned_alloc(size_t alignment, size_t size);
+ALC_API int alc_posix_memalign(void **memptr, size_t alignment, size_t size);
+ALC_API void *alc_memalign(size_t alignment, size_t size);
+ALC_API void *alc_valloc(size_t size);
+ALC_API void *alc_pvalloc(size_t size);
+ALC_API size_t alc_usable_size(const void *ptr);
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -80,30 +87,30 @@ typedef struct alc_error {
 } alc_error_t;
 
 /* The embedded default: Go's size classes, 8 KiB pages, tiny width 16. */
-void alc_config_default(alc_config_t *cfg);
+ALC_API void alc_config_default(alc_config_t *cfg);
 
 /* Reads and validates a libconfig file. On error returns a negative code,
  * leaves *cfg unspecified and describes the problem in err (may be NULL). */
-int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err);
+ALC_API int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err);
 
 /* Generates a table by Go's rule: sizes up to max_small, each span the
  * smallest run of pages whose tail waste is at most max_waste of the span. */
-int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
+ALC_API int alc_config_generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
                         double max_waste, alc_error_t *err);
 
 /* Checks the invariants of a table (also run by load and init). */
-int alc_config_validate(const alc_config_t *cfg, alc_error_t *err);
+ALC_API int alc_config_validate(const alc_config_t *cfg, alc_error_t *err);
 
 /* Prints a table as Go's sizeclasses.go comment does: class, bytes/obj,
  * bytes/span, objects, tail waste, max waste. */
-void alc_config_print_table(const alc_config_t *cfg, FILE *out);
+ALC_API void alc_config_print_table(const alc_config_t *cfg, FILE *out);
 
 /* Starts the allocator with cfg (NULL: embedded default). Returns -EBUSY if
  * the allocator already started, -EINVAL (message in err) for a bad table. */
-int alc_init(const alc_config_t *cfg, alc_error_t *err);
+ALC_API int alc_init(const alc_config_t *cfg, alc_error_t *err);
 
 /* The config the running allocator uses (starts it if needed). */
-const alc_config_t *alc_active_config(void);
+ALC_API const alc_config_t *alc_active_config(void);
 
 /* ---- statistics ------------------------------------------------------- */
 
@@ -141,19 +148,19 @@ typedef struct alc_stats {
 } alc_stats_t;
 
 /* Fills *st with a snapshot (exact when no other thread allocates). */
-void alc_stats_get(alc_stats_t *st);
+ALC_API void alc_stats_get(alc_stats_t *st);
 /* Writes a human-readable summary. */
-void alc_stats_print(FILE *out);
+ALC_API void alc_stats_print(FILE *out);
 /* Writes the snapshot as "alloclab.<key> <value>" lines, one per figure,
  * and "alloclab.class.<n>.<key> <value>" per class: for programs to read. */
-void alc_stats_write_kv(FILE *out);
+ALC_API void alc_stats_write_kv(FILE *out);
 
 /* Returns every cached object of the calling thread to the central lists
  * (as thread exit does). */
-void alc_thread_flush(void);
+ALC_API void alc_thread_flush(void);
 
 /* Returns free heap pages to the OS now, whatever the threshold. */
-void alc_release_free_memory(void);
+ALC_API void alc_release_free_memory(void);
 
 #ifdef __cplusplus
 }
