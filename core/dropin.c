@@ -14,18 +14,75 @@
 
 #define ALC_EXPORT __attribute__((visibility("default")))
 
-ALC_EXPORT void *malloc(size_t size) { return alc_malloc(size); }
-ALC_EXPORT void free(void *p) { alc_free(p); }
-ALC_EXPORT void *calloc(size_t n, size_t size) { return alc_calloc(n, size); }
-ALC_EXPORT void *realloc(void *p, size_t size) { return alc_realloc(p, size); }
-ALC_EXPORT void *reallocarray(void *p, size_t n, size_t size) { return alc_reallocarray(p, n, size); }
-ALC_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
-    return alc_posix_memalign(out, align, size);
+/* Trace operations (trace.c, bench/README.md). */
+enum { T_MALLOC = 1, T_FREE, T_CALLOC, T_REALLOC, T_ALIGNED };
+extern ALC_INTERNAL _Atomic int alc__tracing;
+ALC_INTERNAL void alc__trace(unsigned op, size_t size, const void *result, uintptr_t arg);
+#define TRACE(op, size, result, arg)                                                   \
+    do {                                                                               \
+        if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))   \
+            alc__trace((op), (size), (result), (uintptr_t)(arg));                      \
+    } while (0)
+
+ALC_EXPORT void *malloc(size_t size) {
+    void *p = alc_malloc(size);
+    TRACE(T_MALLOC, size, p, 0);
+    return p;
 }
-ALC_EXPORT void *aligned_alloc(size_t align, size_t size) { return alc_aligned_alloc(align, size); }
-ALC_EXPORT void *memalign(size_t align, size_t size) { return alc_memalign(align, size); }
-ALC_EXPORT void *valloc(size_t size) { return alc_valloc(size); }
-ALC_EXPORT void *pvalloc(size_t size) { return alc_pvalloc(size); }
+
+ALC_EXPORT void free(void *p) {
+    TRACE(T_FREE, 0, p, 0);
+    alc_free(p);
+}
+
+ALC_EXPORT void *calloc(size_t n, size_t size) {
+    void *p = alc_calloc(n, size);
+    TRACE(T_CALLOC, n * size, p, 0);
+    return p;
+}
+
+ALC_EXPORT void *realloc(void *old, size_t size) {
+    void *p = alc_realloc(old, size);
+    TRACE(T_REALLOC, size, p, old);
+    return p;
+}
+
+ALC_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
+    void *p = alc_reallocarray(old, n, size);
+    TRACE(T_REALLOC, n * size, p, old);
+    return p;
+}
+
+ALC_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    int rc = alc_posix_memalign(out, align, size);
+    TRACE(T_ALIGNED, size, rc ? NULL : *out, align);
+    return rc;
+}
+
+ALC_EXPORT void *aligned_alloc(size_t align, size_t size) {
+    void *p = alc_aligned_alloc(align, size);
+    TRACE(T_ALIGNED, size, p, align);
+    return p;
+}
+
+ALC_EXPORT void *memalign(size_t align, size_t size) {
+    void *p = alc_memalign(align, size);
+    TRACE(T_ALIGNED, size, p, align);
+    return p;
+}
+
+ALC_EXPORT void *valloc(size_t size) {
+    void *p = alc_valloc(size);
+    TRACE(T_ALIGNED, size, p, 4096);
+    return p;
+}
+
+ALC_EXPORT void *pvalloc(size_t size) {
+    void *p = alc_pvalloc(size);
+    TRACE(T_ALIGNED, size, p, 4096);
+    return p;
+}
+
 ALC_EXPORT size_t malloc_usable_size(void *p) { return alc_usable_size(p); }
 
 /* ALLOCLAB_STATS=<file> or "-" (stderr): the human-readable summary, then

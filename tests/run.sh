@@ -20,7 +20,7 @@ run_suite() {   # name, extra cmake args..., then a ctest option and its value a
     args+=("$1"); shift
   done
   echo "== build ($name)"
-  cmake -S . -B "build-test-$name" -DALC_BUILD_BENCH=OFF "${args[@]}" > "build-test-$name.log"
+  cmake -S . -B "build-test-$name" "${args[@]}" > "build-test-$name.log"
   cmake --build "build-test-$name" -j"$jobs" >> "build-test-$name.log" 2>&1 || { tail -50 "build-test-$name.log"; exit 1; }
   echo "== tests ($name)"
   (cd "build-test-$name" && ctest -j"$jobs" --output-on-failure "${filter[@]}")
