@@ -32,10 +32,10 @@ bash tests/install_check.sh
 if [ "${1:-}" != "--quick" ]; then
   # The sanitizers' runtimes must come first in a process: a preloaded
   # sanitized liballoclab.so cannot, so the drop-in tests run plain only.
-  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E test_dropin
+  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E 'test_dropin|test_trace'
   # ASan and TSan replace glibc's malloc for their own purposes; the tests
   # call the prefixed alc_ API, whose memory comes from mmap, so they apply.
-  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E test_dropin
+  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace'
   TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R stress_threads
 fi
 echo "== all test runs passed"
