@@ -106,7 +106,9 @@ ALC_API int alc_config_validate(const alc_config_t *cfg, alc_error_t *err);
 ALC_API void alc_config_print_table(const alc_config_t *cfg, FILE *out);
 
 /* Starts the allocator with cfg (NULL: embedded default). Returns -EBUSY if
- * the allocator already started, -EINVAL (message in err) for a bad table. */
+ * the allocator already started, -EINVAL (message in err) for a bad table.
+ * For programs linked with the static library: the shared library starts
+ * itself as it loads (with ALLOCLAB_CONFIG or the default). */
 ALC_API int alc_init(const alc_config_t *cfg, alc_error_t *err);
 
 /* The config the running allocator uses (starts it if needed). */

@@ -85,21 +85,31 @@ ALC_EXPORT void *pvalloc(size_t size) {
 
 ALC_EXPORT size_t malloc_usable_size(void *p) { return alc_usable_size(p); }
 
+/* A preloaded or linked library starts the allocator as it loads, so a bad
+ * ALLOCLAB_CONFIG stops even a program that never calls malloc (status 78)
+ * and no program runs on another allocator than the one asked for. */
+static int stats_fd = -1;   /* a copy of stderr for ALLOCLAB_STATS=-: programs close theirs at exit */
+
+__attribute__((constructor)) static void start_early(void) {
+    alc__ensure_started();
+    const char *to = getenv("ALLOCLAB_STATS");
+    if (to && strcmp(to, "-") == 0)
+        stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+}
+
 /* ALLOCLAB_STATS=<file> or "-" (stderr): the human-readable summary, then
  * the same figures as "alloclab.<key> <value>" lines (see README). */
 __attribute__((destructor)) static void stats_at_exit(void) {
     const char *to = getenv("ALLOCLAB_STATS");
     if (!to || !*to || !atomic_load(&alc__started))
         return;
-    FILE *out = strcmp(to, "-") == 0 ? stderr : fopen(to, "w");
+    bool err = strcmp(to, "-") == 0;
+    FILE *out = err ? (stats_fd >= 0 ? fdopen(stats_fd, "w") : NULL) : fopen(to, "w");
     if (!out) {
         fprintf(stderr, "alloclab: ALLOCLAB_STATS=%s: %s\n", to, strerror(errno));
         return;
     }
     alc_stats_print(out);
     alc_stats_write_kv(out);
-    if (out != stderr)
-        fclose(out);
-    else
-        fflush(out);
+    fclose(out);
 }

@@ -1,0 +1,66 @@
+# Drop-in tests: the helper programs test_dropin runs under
+# LD_PRELOAD=<build>/liballoclab.so. Included by the top-level CMakeLists.txt
+# in its tests section, after the test_* executables are defined (and after
+# enable_language(CXX) when a C++ compiler was found).
+#
+#   dropin_edge  every exported malloc-family function's edge cases
+#   dropin_fork  fork while four threads allocate
+#   dropin_cxx   std::string/vector/map moved between std::threads (C++ only)
+#
+# They call the standard malloc family and are NOT linked with alloclab: the
+# allocator comes from LD_PRELOAD alone. Their paths reach test_dropin.c as
+# DROPIN_EDGE, DROPIN_FORK and DROPIN_CXX; building test_dropin builds them,
+# the shared library and the plugins its configs load.
+
+add_executable(dropin_edge ${CMAKE_CURRENT_LIST_DIR}/dropin_edge.c)
+target_link_libraries(dropin_edge PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+# Calls the family through volatile pointers already; no builtin folding either.
+target_compile_options(dropin_edge PRIVATE -fno-builtin)
+
+add_executable(dropin_fork ${CMAKE_CURRENT_LIST_DIR}/dropin_fork.c)
+target_link_libraries(dropin_fork PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+
+set(ALC_DROPIN_HELPERS dropin_edge dropin_fork)
+if(CMAKE_CXX_COMPILER)
+  add_executable(dropin_cxx ${CMAKE_CURRENT_LIST_DIR}/dropin_cxx.cpp)
+  set_target_properties(dropin_cxx PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  target_link_libraries(dropin_cxx PRIVATE Threads::Threads)
+  list(APPEND ALC_DROPIN_HELPERS dropin_cxx)
+endif()
+
+# A sanitizer build instruments liballoclab.so itself. UBSan's runtime is
+# an ordinary library and the preloaded allocator works; AddressSanitizer's
+# and ThreadSanitizer's runtimes must come first in a process and replace
+# malloc themselves, so an instrumented liballoclab.so cannot be preloaded
+# into other programs (they crash before main): test_dropin is then built but
+# not run by ctest (listed as "Not Run (Disabled)"), and run by hand it skips
+# every test saying why. The helpers never carry a sanitizer: their malloc
+# must be the preloaded one.
+if(ALC_SANITIZE)
+  foreach(t ${ALC_DROPIN_HELPERS})
+    target_compile_options(${t} PRIVATE -fno-sanitize=all)
+    target_link_options(${t} PRIVATE -fno-sanitize=all)
+  endforeach()
+endif()
+set(ALC_DROPIN_UNPRELOADABLE "")
+if(ALC_SANITIZE MATCHES "address|thread|memory")
+  set(ALC_DROPIN_UNPRELOADABLE "${ALC_SANITIZE}")
+endif()
+
+if(TARGET test_dropin)
+  target_compile_definitions(test_dropin PRIVATE
+    DROPIN_EDGE="$<TARGET_FILE:dropin_edge>"
+    DROPIN_FORK="$<TARGET_FILE:dropin_fork>")
+  if(TARGET dropin_cxx)
+    target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>")
+  endif()
+  add_dependencies(test_dropin alloclab ${ALC_DROPIN_HELPERS})
+  if(TARGET alloclab_plugins)
+    add_dependencies(test_dropin alloclab_plugins)
+  endif()
+  set_tests_properties(test_dropin PROPERTIES TIMEOUT 300)
+  if(ALC_DROPIN_UNPRELOADABLE)
+    target_compile_definitions(test_dropin PRIVATE DROPIN_UNPRELOADABLE="${ALC_DROPIN_UNPRELOADABLE}")
+    set_tests_properties(test_dropin PROPERTIES DISABLED TRUE)
+  endif()
+endif()
