@@ -16,7 +16,8 @@
  * and: tests/dropin_edge.c (every exported function's edge cases) and
  * tests/dropin_fork.c (fork amid allocating threads) pass on every config;
  * a bad ALLOCLAB_CONFIG ends the program with status 78 and a message naming
- * the file and line; ALLOCLAB_STATS=<file> writes the summary and the
+ * the file and line (even /bin/true, which never allocates);
+ * ALLOCLAB_STATS=<file> (or - for stderr) writes the summary and the
  * "alloclab.<key> <value>" lines at exit.
  *
  * Each command runs in a child (fork/exec, its own process group) with its
@@ -62,7 +63,7 @@ extern char **environ;
 
 typedef struct {
     const char *name;
-    const char *file;   /* in configs/; NULL: the embedded default */
+    const char *file;   /* in configs/ (or an absolute path); NULL: the embedded default */
     unsigned tiny;      /* its tiny width, as the stats header says it */
 } dcfg_t;
 
@@ -236,7 +237,8 @@ static char **child_env(const how_t *h) {
         env[k++] = "ALLOCLAB_PLUGIN_PATH=" PLUGIN_DIR;
         if (h->cfg && h->cfg->file) {
             char *c;
-            cr_assert(asprintf(&c, "ALLOCLAB_CONFIG=%s/%s", CONFIG_DIR, h->cfg->file) > 0);
+            bool abs = h->cfg->file[0] == '/';
+            cr_assert(asprintf(&c, "ALLOCLAB_CONFIG=%s%s%s", abs ? "" : CONFIG_DIR, abs ? "" : "/", h->cfg->file) > 0);
             env[k++] = c;
         }
     }
@@ -610,7 +612,7 @@ static unsigned error_line(const char *path) {
 }
 
 static void bad_config_stops(const char *const argv[]) {
-    static const dcfg_t bad = {"bad_order", "../tests/data/bad/bad_order.cfg", 0};
+    static const dcfg_t bad = {"bad_order", BAD_ORDER, 0};
     char want[64], sbuf[96];
     snprintf(want, sizeof want, "bad_order.cfg:%u:", error_line(BAD_ORDER));
     how_t h = {.preload = true, .cfg = &bad};
@@ -633,8 +635,8 @@ Test(dropin, bad_config_exits_78_naming_file_and_line) {
     bad_config_stops(sort);
 }
 
-/* /bin/true itself: it never calls the malloc family, so the allocator only
- * notices the bad config if it starts when the library is loaded. */
+/* /bin/true itself never calls the malloc family: the library starts the
+ * allocator as it loads (core/dropin.c), so the bad config stops it too. */
 Test(dropin, bad_config_exits_78_even_for_true) {
     const char *const t[] = {"true", NULL};
     bad_config_stops(t);
@@ -717,9 +719,8 @@ Test(dropin, stats_file_written_at_exit) {
     }
     ran_free(&base);
 
-    /* "-": the same on stderr, from a program that leaves stderr open and
-     * exits through exit() (dash ends with _exit, coreutils close stderr
-     * first: see the next test). */
+    /* "-": the same on stderr (dash would not do: it ends with _exit, so no
+     * destructor runs; coreutils: the next test). */
     require_file("dropin_edge", DROPIN_EDGE, SNIPPET_FIX);
     const char *const env2[] = {"ALLOCLAB_STATS=-", NULL};
     const char *const edge[] = {DROPIN_EDGE, NULL};
@@ -733,7 +734,8 @@ Test(dropin, stats_file_written_at_exit) {
 
 /* ALLOCLAB_STATS=- for a coreutils program: sort (like ls, cat...) closes
  * stdout and stderr in an atexit handler (close_stdout), which runs before
- * liballoclab.so's destructor writes the statistics to stderr. */
+ * liballoclab.so's destructor; the library writes to the copy of stderr it
+ * took as it loaded. */
 Test(dropin, stats_to_stderr_after_sort_closed_it) {
     require("sort", "coreutils");
     const char *const env[] = {"ALLOCLAB_STATS=-", NULL};
