@@ -6,12 +6,22 @@
  * everything here, including page-map writes. See malloc.c. */
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "alloclab_policy.h"
 #include "internal.h"
 
 #define HEAP_LISTS 128                 /* free[n] holds n-page spans; free[0] the longer ones */
 #define HEAP_CHUNK ((size_t)16 << 20)
+/* Free pages above the release threshold go back to the OS once they have
+ * been idle this long, so a working set that cycles above the threshold
+ * keeps its pages instead of faulting them in again on every cycle (the
+ * idea of jemalloc's decay, without a background thread: checked as spans
+ * are freed). Above HEAP_HARD_FACTOR times the threshold, pages go back at
+ * once whatever their age, down to the threshold: RSS falls right after a
+ * burst of frees. */
+#define HEAP_IDLE_MS 1000u
+#define HEAP_HARD_FACTOR 4
 
 static struct {
     pthread_mutex_t lock;
@@ -84,6 +94,9 @@ static void clear_ends(alc_span_t *s) {
 /* Joins free span hi (off any list, entries cleared) onto lo, which ends
  * where hi starts; returns the joined span, off any list. */
 static alc_span_t *join(alc_span_t *lo, alc_span_t *hi) {
+    /* The side with more resident pages gives the joined span its age. */
+    if (hi->dirty > lo->dirty)
+        lo->freed_ms = hi->freed_ms;
     lo->npages += hi->npages;
     lo->dirty += hi->dirty;
     lo->zero = lo->zero && hi->zero;
@@ -228,13 +241,21 @@ fail:
     return NULL;
 }
 
-static void release_locked(uint64_t keep_pages) {
+static uint32_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
+}
+
+/* Returns dirty free spans idle for at least min_idle_ms to the OS, longest
+ * first, until at most keep_pages may be resident. */
+static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_ms) {
     uint64_t dirty = H.pages_dirty;
     for (unsigned i = 0; i < HEAP_LISTS && dirty > keep_pages; i++) {
         /* Longest spans first: list 0, then 127 pages down to 1. */
         unsigned li = i == 0 ? 0 : HEAP_LISTS - i;
         for (alc_span_t *s = H.free[li]; s && dirty > keep_pages; s = s->next) {
-            if (s->dirty == 0)
+            if (s->dirty == 0 || (uint32_t)(now - s->freed_ms) < min_idle_ms)
                 continue;
             src->release(src_state, (void *)s->start, page_bytes(s->npages));
             H.pages_returned_total += s->dirty;
@@ -252,20 +273,24 @@ void alc__heap_free(alc_span_t *s) {
         clear_ends(s);
     else
         alc__pagemap_set(s->start, s->npages, NULL);
+    uint32_t now = now_ms();
     s->dirty = s->npages;
     s->zero = 0;
+    s->freed_ms = now;
     s->kind = ALC_SPAN_FREE;
     H.spans_in_use--;
     coalesce_and_push(s);
     uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
     if (H.pages_dirty > threshold)
-        release_locked(threshold / 2);
+        release_locked(threshold / 2, now, HEAP_IDLE_MS);
+    if (H.pages_dirty > HEAP_HARD_FACTOR * threshold)
+        release_locked(threshold, now, 0);
     pthread_mutex_unlock(&H.lock);
 }
 
 void alc__heap_release(size_t keep_bytes) {
     pthread_mutex_lock(&H.lock);
-    release_locked(keep_bytes >> alc__page_shift);
+    release_locked(keep_bytes >> alc__page_shift, now_ms(), 0);
     pthread_mutex_unlock(&H.lock);
 }
 

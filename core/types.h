@@ -61,6 +61,7 @@ typedef struct alc_span {
     uint32_t nelems;          /* objects the span holds */
     size_t npages;
     size_t dirty;             /* free span: pages that may be resident (at most npages) */
+    uint32_t freed_ms;        /* free span: when its newest pages were freed (coarse clock) */
 
     /* Central (small, tiny) */
     alc_freeobj_t *freelist;  /* returned objects */
