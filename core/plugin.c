@@ -286,8 +286,3 @@ const char *alc__policy_param_name(const char *msg, char *out, size_t len) {
     out[n] = 0;
     return out;
 }
-
-/* Convenience accessors for the core's slow paths. */
-const alc_page_source_methods_t *alc__source_methods(const alc_policy_ref_t *r) {
-    return r->policy->methods;
-}
