@@ -17,9 +17,11 @@
  * been idle this long, so a working set that cycles above the threshold
  * keeps its pages instead of faulting them in again on every cycle (the
  * idea of jemalloc's decay, without a background thread: checked as spans
- * are freed). Above HEAP_HARD_FACTOR times the threshold, pages go back at
- * once whatever their age, down to the threshold: RSS falls right after a
- * burst of frees. */
+ * are freed). Above HEAP_HARD_FACTOR times the threshold and above twice the
+ * pages in use, pages go back at once whatever their age, down to the
+ * threshold: RSS falls right after a burst of frees, while a heap whose free
+ * pages are the holes between large blocks in use (a working set of mixed
+ * large sizes) keeps them rather than fault them in again on every reuse. */
 #define HEAP_IDLE_MS 1000u
 #define HEAP_HARD_FACTOR 4
 
@@ -171,8 +173,9 @@ static int split(alc_span_t *s, size_t n) {
     rest->start = s->start + page_bytes(n);
     rest->npages = s->npages - n;
     /* Which pages were touched is not known: count them on both sides. */
-    rest->dirty = s->dirty < rest->npages ? s->dirty : rest->npages;
+    rest->dirty = (size_t)(((uint64_t)s->dirty * rest->npages + s->npages - 1) / s->npages);
     rest->zero = s->zero;
+    rest->freed_ms = s->freed_ms;
     s->npages = n;
     if (alc__pagemap_set_ends(rest) < 0) {
         alc__meta_free(rest, sizeof *rest);
@@ -241,6 +244,44 @@ fail:
     return NULL;
 }
 
+/* Grows large span s in place to npages (more than it has) by taking the
+ * free pages right after it. Returns 0, or -1 when those pages are not free
+ * (or not enough), leaving everything as it was. Page-map entries inside the
+ * heap never need a new leaf: every chunk lies in one leaf, entered when the
+ * chunk was mapped, so the writes below cannot fail. */
+int alc__heap_grow(alc_span_t *s, size_t npages) {
+    int rc = -1;
+    pthread_mutex_lock(&H.lock);
+    size_t extra = npages - s->npages;
+    uintptr_t end = span_end(s);
+    alc_span_t *r = alc__pagemap_lookup((void *)end);
+    if (!r || r->kind != ALC_SPAN_FREE || r->npages < extra)
+        goto out;
+    if (r->dirty < r->npages && HAS_METHOD(src, commit) &&
+        src->commit(src_state, (void *)end, page_bytes(extra)) != 0)
+        goto out;
+    list_remove(r);
+    clear_ends(r);
+    if (r->npages > extra) {   /* the rest of r stays free, further on */
+        r->start = end + page_bytes(extra);
+        r->npages -= extra;
+        if (r->dirty > r->npages)
+            r->dirty = r->npages;
+        alc__pagemap_set_ends(r);
+        list_push(r);
+    } else {
+        alc__meta_free(r, sizeof *r);
+    }
+    if (s->npages > 1)   /* the old last page is inside s now */
+        alc__pagemap_set(end - alc__page_size, 1, NULL);
+    s->npages = npages;
+    alc__pagemap_set_ends(s);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&H.lock);
+    return rc;
+}
+
 static uint32_t now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
@@ -283,7 +324,9 @@ void alc__heap_free(alc_span_t *s) {
     uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
     if (H.pages_dirty > threshold)
         release_locked(threshold / 2, now, HEAP_IDLE_MS);
-    if (H.pages_dirty > HEAP_HARD_FACTOR * threshold)
+    uint64_t in_use = H.pages_mapped - H.pages_free;
+    uint64_t hard = HEAP_HARD_FACTOR * threshold;
+    if (H.pages_dirty > hard && H.pages_dirty > 2 * in_use)
         release_locked(threshold, now, 0);
     pthread_mutex_unlock(&H.lock);
 }

@@ -63,6 +63,7 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * and last. Returns NULL (errno untouched) when the OS refuses memory. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
+ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
 ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source);
 /* Pages straight from the page source, never returned (debug.sbrk). */

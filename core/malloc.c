@@ -306,14 +306,8 @@ ALC_INLINE void *pop_inline(alc_cachelist_t *l) {
     return p;
 }
 
-/* A span of at least `size` bytes; `requested` is what the program asked for. */
-static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested) {
-    alc__ensure_started();
-    /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
-    if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
-        errno = ENOMEM;
-        return NULL;
-    }
+/* Pages of a large block of size bytes (at most 2^46). */
+static size_t large_npages(size_t size) {
     size_t npages = (size + alc__page_size - 1) >> alc__page_shift;
     if (npages == 0)
         npages = 1;
@@ -327,6 +321,18 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
                 npages = p;
         }
     }
+    return npages;
+}
+
+/* A span of at least `size` bytes; `requested` is what the program asked for. */
+static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested) {
+    alc__ensure_started();
+    /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
+    if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t npages = large_npages(size);
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
     alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE);
     if (!s) {
@@ -565,6 +571,18 @@ void *alc_realloc(void *p, size_t size) {
             atomic_fetch_add(&large_requested, size - s->requested);
             s->requested = size;
             return p;
+        }
+        /* Growing: take the free pages right after the block if there are
+         * enough (no copy, no new mapping); else move. */
+        if (size > old && size <= ((size_t)1 << 46)) {
+            size_t npages = large_npages(size);
+            size_t had = s->npages;
+            if (alc__heap_grow(s, npages) == 0) {
+                atomic_fetch_add(&large_bytes, (npages - had) << alc__page_shift);
+                atomic_fetch_add(&large_requested, size - s->requested);
+                s->requested = size;
+                return p;
+            }
         }
         break;
     }

@@ -394,6 +394,46 @@ Test(api, realloc_large_in_place_same_pages) {
     alc_free(p);
 }
 
+/* Growing a large block whose following pages are free takes them: no
+ * move, no copy; the pages are counted; a block that has a neighbour in use
+ * moves and keeps its contents; the neighbour's pages are untouched. */
+Test(api, realloc_large_grows_in_place) {
+    size_t ps = page_size();
+    size_t n = chk_max_small() + 1;
+    unsigned char *p = alc_malloc(n);   /* fresh heap: free pages follow */
+    cr_assert_not_null(p);
+    chk_fill(p, n, 3);
+    for (size_t m = 2 * n; m <= 64 * n; m *= 2) {
+        unsigned char *q = alc_realloc(p, m);
+        cr_assert_eq(q, p, "large realloc %zu -> %zu moved with free pages behind it", m / 2, m);
+        alc_stats_t st;
+        alc_stats_get(&st);
+        cr_assert_eq(st.large_bytes_in_use, round_up(m, ps), "grown to %zu: %llu bytes in use", m,
+                     (unsigned long long)st.large_bytes_in_use);
+        cr_assert_eq(st.large_bytes_requested, m);
+        cr_assert_eq(st.large_allocs, 1);
+        cr_assert_eq(alc_usable_size(p), round_up(m, ps));
+        chk_fill(p + m / 2, m - m / 2, 4);   /* the new part is writable */
+    }
+    cr_assert_eq(chk_first_bad(p, n, 3), n, "the first bytes did not survive in-place growth");
+    /* A block right behind it: the next growth must move. */
+    size_t m = 64 * n;
+    unsigned char *wall = alc_malloc(n);
+    cr_assert_eq((uintptr_t)wall, (uintptr_t)p + round_up(m, ps), "neighbour not adjacent");
+    chk_fill(wall, n, 5);
+    unsigned char *q = alc_realloc(p, 2 * m);
+    cr_assert_not_null(q);
+    cr_assert_neq(q, p, "grew into pages in use");
+    cr_assert_eq(chk_first_bad(q, n, 3), n);
+    cr_assert_eq(chk_first_bad(wall, n, 5), n, "the neighbour was overwritten");
+    alc_free(q);
+    alc_free(wall);
+    alc_stats_t st;
+    alc_stats_get(&st);
+    cr_assert_eq(st.large_allocs, 0);
+    cr_assert_eq(st.large_bytes_in_use, 0);
+}
+
 Test(api, realloc_null_allocates) {
     static const size_t sizes[] = {0, 1, 16, 100, 5000, 40000, MiB};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

@@ -1,6 +1,7 @@
 /* Returning memory to the OS: after a burst of frees the process's RSS
  * (read from /proc/self/statm) falls back near where it started. */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -82,4 +83,48 @@ Test(rss, release_free_memory_returns_everything_free) {
     cr_assert_eq(st.pages_free, st.pages_released, "free pages left resident: %llu of %llu",
                  (unsigned long long)(st.pages_free - st.pages_released),
                  (unsigned long long)st.pages_free);
+}
+
+/* A working set of large blocks of mixed sizes cycling through the heap
+ * (16 live, 64 KiB..8 MiB, the oldest freed as a new one comes) reuses the
+ * free pages between blocks instead of returning them and faulting them in
+ * again: what goes back to the OS during the loop stays under half of
+ * what the loop allocates, and RSS stays within a few times the live bytes. */
+Test(rss, mixed_large_working_set_keeps_its_pages) {
+    enum { LIVE = 16, STEPS = 600 };
+    void *v[LIVE] = {0};
+    size_t sz[LIVE] = {0};
+    uint64_t rng = 88172645463325252ull, allocated = 0, live = 0, peak_live = 0;
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < STEPS; i++) {
+        int k = i % LIVE;
+        if (v[k]) {
+            alc_free(v[k]);
+            live -= sz[k];
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        size_t n = ((size_t)64 << 10) << (rng % 7);
+        n += (size_t)(rng >> 32) % n;
+        v[k] = alc_malloc(n);
+        cr_assert_not_null(v[k]);
+        for (size_t off = 0; off < n; off += ps)
+            ((char *)v[k])[off] = 1;
+        sz[k] = n;
+        live += n;
+        allocated += n;
+        if (live > peak_live)
+            peak_live = live;
+    }
+    alc_stats_t st;
+    alc_stats_get(&st);
+    uint64_t returned = st.pages_returned_total * st.page_size;
+    cr_assert_lt(returned, allocated / 2, "returned %llu MiB of %llu MiB allocated",
+                 (unsigned long long)(returned / MiB), (unsigned long long)(allocated / MiB));
+    size_t rss = rss_bytes();
+    cr_assert_lt(rss, 3 * peak_live + 8 * MiB, "RSS %zu MiB for a peak of %llu MiB live", rss / MiB,
+                 (unsigned long long)(peak_live / MiB));
+    for (int k = 0; k < LIVE; k++)
+        alc_free(v[k]);
 }
