@@ -72,6 +72,7 @@ typedef struct alc_config {
     uint32_t nclasses;           /* classes[0 .. nclasses-1], sizes increasing */
     alc_class_t classes[ALC_MAX_CLASSES];
     uint32_t tiny_width;         /* 0 (off), 8, 16 or 32 */
+    uint32_t tiny_align;         /* least alignment of a tiny piece: 1, 2, 4 or 8 (default 8) */
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */

@@ -204,6 +204,16 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
                            cfg->tiny_policy.policy->name, cfg->tiny_policy.path, w);
         }
         cfg->tiny_width = w;
+        uint32_t a = 8;
+        if (tm->size >= offsetof(alc_tiny_methods_t, min_align) + sizeof tm->min_align && tm->min_align)
+            a = tm->min_align(cfg->tiny_policy.state);
+        if (a != 1 && a != 2 && a != 4 && a != 8) {
+            const config_setting_t *at = tiny ? config_setting_get_member(tiny, "plugin") : NULL;
+            return FAIL_AT(L, at ? at : tiny ? tiny : root,
+                           "tiny plugin '%s' (%s): alignment %u is not one of 1, 2, 4, 8",
+                           cfg->tiny_policy.policy->name, cfg->tiny_policy.path, a);
+        }
+        cfg->tiny_align = a;
     }
     /* Without a span group the generator keeps Go's rule with its own max_waste. */
     if (!span)

@@ -367,6 +367,7 @@ void *alc_malloc(size_t size) {
             off = (off + 3) & ~3u;
         else if ((n & 1) == 0)
             off = (off + 1) & ~1u;
+        off = (off + c->tiny_amask) & ~c->tiny_amask;   /* tiny.align */
         if (ALC_LIKELY(off + n <= c->tiny_width && c->tiny)) {
             unsigned end = off + (unsigned)n - 1;
             _Atomic uint8_t *e = (_Atomic uint8_t *)c->tiny_end_word + (end >> 3);

@@ -19,6 +19,7 @@ ALC_INTERNAL _Atomic size_t alc__max_small;
 ALC_INTERNAL unsigned alc__nclasses;
 ALC_INTERNAL unsigned alc__tiny_list;
 ALC_INTERNAL uint32_t alc__tiny_width;
+ALC_INTERNAL uint32_t alc__tiny_amask;   /* least piece alignment - 1 */
 ALC_INTERNAL size_t alc__page_size;
 ALC_INTERNAL unsigned alc__page_shift;
 ALC_INTERNAL alc_config_t alc__config;
@@ -60,6 +61,7 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->nclasses = sizeof go_classes / sizeof go_classes[0];
     memcpy(cfg->classes, go_classes, sizeof go_classes);
     cfg->tiny_width = ALC_DEFAULT_TINY;
+    cfg->tiny_align = 8;
     cfg->release_threshold = ALC_DEFAULT_RELEASE;
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
@@ -177,6 +179,10 @@ int alc__validate(const alc_config_t *cfg, alc_error_t *err, int *bad) {
         alc__error(err, "tiny width %u is not one of 0, 8, 16, 32", cfg->tiny_width);
         return -EINVAL;
     }
+    if (cfg->tiny_align != 1 && cfg->tiny_align != 2 && cfg->tiny_align != 4 && cfg->tiny_align != 8) {
+        alc__error(err, "tiny alignment %u is not one of 1, 2, 4, 8", cfg->tiny_align);
+        return -EINVAL;
+    }
     uint32_t prev = 0;
     for (unsigned i = 0; i < cfg->nclasses; i++) {
         uint32_t size = cfg->classes[i].size, pages = cfg->classes[i].pages;
@@ -274,6 +280,7 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     alc__nclasses = cfg->nclasses;
     alc__tiny_list = cfg->nclasses;
     alc__tiny_width = cfg->tiny_width;
+    alc__tiny_amask = cfg->tiny_align - 1;
     for (unsigned i = 0; i < cfg->nclasses; i++) {
         alc__class_size[i] = cfg->classes[i].size;
         alc__class_pages[i] = cfg->classes[i].pages;

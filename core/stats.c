@@ -77,8 +77,8 @@ void alc_stats_print(FILE *out) {
     alc_stats_t st;
     alc_stats_get(&st);
     double mib = 1024.0 * 1024.0;
-    fprintf(out, "alloclab stats (%s, page %u, %u classes, tiny width %u)\n", alc__config.source,
-            st.page_size, st.nclasses, alc__tiny_width);
+    fprintf(out, "alloclab stats (%s, page %u, %u classes, tiny width %u, align %u)\n",
+            alc__config.source, st.page_size, st.nclasses, alc__tiny_width, alc__config.tiny_align);
     fprintf(out, "  small in use     %12llu bytes\n", (unsigned long long)st.small_bytes_in_use);
     fprintf(out, "  large in use     %12llu bytes in %llu blocks (%llu requested)\n",
             (unsigned long long)st.large_bytes_in_use, (unsigned long long)st.large_allocs,

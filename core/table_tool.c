@@ -21,8 +21,8 @@ int main(int argc, char **argv) {
     } else {
         alc_config_default(&cfg);
     }
-    printf("// %s: page size %u, %u classes, tiny width %u\n", cfg.source, cfg.page_size,
-           cfg.nclasses, cfg.tiny_width);
+    printf("// %s: page size %u, %u classes, tiny width %u, align %u\n", cfg.source, cfg.page_size,
+           cfg.nclasses, cfg.tiny_width, cfg.tiny_align);
     alc_config_print_table(&cfg, stdout);
     /* Summary: a request one byte above the previous class wastes the most. */
     double sum = 0, worst = 0;

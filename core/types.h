@@ -93,7 +93,7 @@ typedef struct alc_cache {
     uint32_t tiny_off;
     uint32_t tiny_width;      /* copy of the global, 0 in the empty cache */
     uint32_t tiny_pieces;     /* pieces handed out of the current block */
-    uint32_t pad0;
+    uint32_t tiny_amask;      /* least piece alignment - 1 (copy of the global) */
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
 

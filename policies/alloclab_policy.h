@@ -78,6 +78,11 @@ typedef struct alc_tiny_methods {
     uint32_t size;
     /* Block width in bytes: 0 (tiny allocator off), 8, 16 or 32. */
     uint32_t (*width)(void *state);
+    /* Optional (absent when size does not cover it, or NULL): the least
+     * alignment of a piece, 1, 2, 4 or 8. A piece is also aligned as its
+     * size asks (16, 8, 4, 2: Go's rule). Without it: 8, what C compilers
+     * assume of every pointer malloc returns. */
+    uint32_t (*min_align)(void *state);
 } alc_tiny_methods_t;
 
 typedef struct alc_span_methods {

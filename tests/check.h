@@ -55,14 +55,21 @@ static inline void chk_start(const alc_config_t *cfg) {
     cr_assert_eq(rc, 0, "alc_init failed: %d (%s)", rc, err.msg);
 }
 
-/* Starts the allocator with the embedded default table and tiny width w. */
-static inline void chk_start_tiny(uint32_t w) {
+/* Starts the allocator with the embedded default table, tiny width w and
+ * least piece alignment a (1: Go's rule, pieces aligned only by size). */
+static inline void chk_start_tiny_align(uint32_t w, uint32_t a) {
     alc_config_t cfg;
     alc_config_default(&cfg);
     cfg.tiny_width = w;
+    cfg.tiny_align = a;
     chk_start(&cfg);
     cr_assert_eq(alc_active_config()->tiny_width, w);
+    cr_assert_eq(alc_active_config()->tiny_align, a);
 }
+
+/* Tiny width w with Go's packing rule (tiny.align = 1), which the tests of
+ * packing are written for; the default alignment, 8, has tests of its own. */
+static inline void chk_start_tiny(uint32_t w) { chk_start_tiny_align(w, 1); }
 
 /* Starts the allocator from libconfig text. */
 static inline void chk_start_text(const char *text) {

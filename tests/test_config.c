@@ -561,6 +561,7 @@ BAD(pages_above_1024, "bad_pages_many.cfg", "table[1]", "1025", "pages")
 /* tiny */
 BAD(tiny_width_24, "bad_tiny_width.cfg", "width", "24")
 BAD(tiny_width_64, "bad_tiny_width_big.cfg", "width", "64")
+BAD(tiny_align_16, "bad_tiny_align.cfg", "align", "16", "1, 2, 4, 8")
 
 /* generate parameters: reported at the parameter's own line */
 BAD(max_waste_zero, "bad_max_waste_zero.cfg", "max_waste", "0")

@@ -696,7 +696,7 @@ Test(dropin, stats_file_written_at_exit) {
         size_t len;
         char *text = read_all(stats, &len);
         char head[160];
-        snprintf(head, sizeof head, "alloclab stats (%s%s%s, page 8192, 67 classes, tiny width %u)\n",
+        snprintf(head, sizeof head, "alloclab stats (%s%s%s, page 8192, 67 classes, tiny width %u, align 8)\n",
                  cfg->file ? CONFIG_DIR : "<embedded default>", cfg->file ? "/" : "", cfg->file ? cfg->file : "",
                  cfg->tiny);
         cr_expect(strncmp(text, head, strlen(head)) == 0, "stats (%s) do not start with \"%s\":\n%.400s", cfg->name,

@@ -92,15 +92,19 @@ static uint32_t pages_for_one(uint32_t size, uint32_t page) { return (size + pag
  * exec): no pointers in them. */
 typedef struct tiny_case {
     uint32_t width;
+    uint32_t align;  /* 0: not set in the config (the default, 8) */
     char cfg[32];    /* a file in DATA, or "": the same through tiny_width.so */
 } tiny_case_t;
 
 ParameterizedTestParameters(plugins, tiny_width_packs_by_width) {
     static tiny_case_t cases[] = {
-        {8, "tiny_plugin_8.cfg"},
-        {32, "tiny_plugin_32.cfg"},
-        {8, ""},
-        {32, ""},
+        {8, 1, "tiny_plugin_8.cfg"},
+        {32, 1, "tiny_plugin_32.cfg"},
+        {8, 1, ""},
+        {32, 1, ""},
+        {8, 0, ""},
+        {32, 0, ""},
+        {32, 4, ""},
     };
     return cr_make_param_array(tiny_case_t, cases, sizeof cases / sizeof cases[0]);
 }
@@ -121,18 +125,21 @@ ParameterizedTest(tiny_case_t *tc, plugins, tiny_width_packs_by_width) {
         char text[512];
         snprintf(text, sizeof text,
                  "alloclab: { version = 1; size_classes: { generate: { }; };\n"
-                 "  tiny: { plugin = \"%s\"; width = %u; }; };\n",
-                 so, tc->width);
+                 "  tiny: { plugin = \"%s\"; width = %u; %s }; };\n",
+                 so, tc->width, tc->align == 1 ? "align = 1;" : tc->align == 4 ? "align = 4;" : "");
         alc_error_t err = {{0}};
         int rc = chk_load_config_text(text, &c, &err);
         cr_assert_eq(rc, 0, "refused: %s", err.msg);
         cr_assert_str_eq(c.tiny_policy.path, so);
     }
     cr_assert_eq(c.tiny_width, tc->width);
+    cr_assert_eq(c.tiny_align, tc->align ? tc->align : 8);
     chk_start(&c);
     cr_assert_eq(alc_active_config()->tiny_width, tc->width);
 
-    /* 30 live 3-byte pieces: W/3 share a block (3 bytes need no alignment). */
+    /* 30 live 3-byte pieces: with align 1 (Go's rule: 3 bytes need no
+     * alignment) W/3 share a block; with align A, W/A do (one a block when
+     * 4-byte steps pack (W - 3) / 4 + 1, 8-byte steps (W - 3) / 8 + 1). */
     enum { N = 30 };
     alc_stats_t before, after;
     alc_stats_get(&before);
@@ -143,8 +150,9 @@ ParameterizedTest(tiny_case_t *tc, plugins, tiny_width_packs_by_width) {
         memset(p[i], i, 3);
     }
     alc_stats_get(&after);
-    uint64_t per_block = tc->width / 3;
-    uint64_t want = (N + per_block - 1) / per_block;   /* 15 for W = 8, 3 for W = 32 */
+    uint32_t a = tc->align ? tc->align : 8, step = (3 + a - 1) / a * a;
+    uint64_t per_block = (tc->width - 3) / step + 1;
+    uint64_t want = (N + per_block - 1) / per_block;   /* align 1: 15 for W = 8, 3 for W = 32 */
     cr_assert_eq(after.tiny_requests - before.tiny_requests, N);
     cr_assert_eq(after.tiny_blocks - before.tiny_blocks, want,
                  "width %u: %d requests of 3 bytes took %llu blocks, want %llu", tc->width, N,

@@ -24,6 +24,7 @@ static const uint32_t widths[] = {8, 16, 32};
 
 typedef struct model {
     size_t W;
+    size_t A;          /* least alignment (tiny.align); 0 or 1: Go's rule alone */
     bool has;          /* a current block */
     size_t off;        /* next free byte in it */
     uintptr_t cur;     /* its address, as seen from the allocator */
@@ -39,6 +40,8 @@ static void model_check(model_t *m, size_t n, const void *p, const char *ctx, si
     uintptr_t a = (uintptr_t)p;
     n = n ? n : 1;
     size_t al = piece_align(n);
+    if (al < m->A)
+        al = m->A;
     size_t off = (m->off + al - 1) / al * al;
     if (m->has && off + n <= m->W) {
         cr_assert_eq(a, m->cur + off,
@@ -236,11 +239,10 @@ ParameterizedTest(uint32_t *wp, tiny, exact_packing) {
  * where the rule puts it (hence aligned by its size), has usable size equal
  * to its size, never overlaps another live piece or small object, and keeps
  * its contents to the end. */
-ParameterizedTest(uint32_t *wp, tiny, random_packing_and_contents) {
-    uint32_t W = *wp;
-    chk_start_tiny(W);
+static void random_packing(uint32_t W, uint32_t A) {
+    chk_start_tiny_align(W, A);
     rng_state = W;
-    model_t m = {.W = W};
+    model_t m = {.W = W, .A = A};
     static piece_t live[NRAND + NRAND / 8];
     size_t k = 0;
     alc_stats_t before = stats();
@@ -254,6 +256,7 @@ ParameterizedTest(uint32_t *wp, tiny, random_packing_and_contents) {
         model_check(&m, n, p, "random", i);
         size_t sz = n ? n : 1;
         cr_assert(chk_aligned(p, piece_align(sz)), "piece of %zu bytes at %p", sz, (void *)p);
+        cr_assert(chk_aligned(p, A), "piece of %zu bytes at %p: not %u-aligned", sz, (void *)p, A);
         cr_assert_eq(alc_usable_size(p), sz, "usable_size of a %zu-byte piece is %zu", sz,
                      alc_usable_size(p));
         chk_fill(p, sz, (uint32_t)i);
@@ -294,6 +297,43 @@ ParameterizedTest(uint32_t *wp, tiny, random_packing_and_contents) {
     alc_stats_t end = stats();
     cr_assert_eq(end.tiny_live_pieces, 0);
     cr_assert_eq(end.tiny_live_bytes, 0);
+}
+
+ParameterizedTest(uint32_t *wp, tiny, random_packing_and_contents) { random_packing(*wp, 1); }
+
+/* The default least alignment, 8: what C compilers assume of malloc's
+ * pointers (GCC folds (uintptr_t)malloc(3) & 7 to 0). Also 2 and 4. */
+ParameterizedTestParameters(tiny, random_packing_align8) {
+    return cr_make_param_array(uint32_t, (void *)widths, NWIDTHS);
+}
+ParameterizedTest(uint32_t *wp, tiny, random_packing_align8) { random_packing(*wp, 8); }
+
+Test(tiny, random_packing_align2_align4) {
+    random_packing(32, 2);
+    alc_thread_flush();
+}
+
+/* Without any tiny setting, every malloc result is 8-byte aligned, and the
+ * tiny allocator still packs: two pieces of up to 8 bytes share a block. */
+Test(tiny, default_config_aligns_pieces_to_8) {
+    cr_assert_eq(alc_active_config()->tiny_width, 16);
+    cr_assert_eq(alc_active_config()->tiny_align, 8);
+    alc_stats_t before = stats();
+    void *p[300];
+    for (int i = 0; i < 300; i++) {
+        p[i] = alc_malloc((size_t)(i % 16));
+        cr_assert(((uintptr_t)p[i] & 7) == 0, "malloc(%d) = %p", i % 16, p[i]);
+    }
+    alc_stats_t after = stats();
+    cr_assert_eq(after.tiny_requests - before.tiny_requests, 300);
+    cr_assert_lt(after.tiny_blocks - before.tiny_blocks, 300, "no two pieces shared a block");
+    alc_thread_flush();   /* no current block */
+    char *a = alc_malloc(5), *b = alc_malloc(3);
+    cr_assert_eq(b, a + 8, "5 then 3 bytes: want the 3 at offset 8 of the same block");
+    alc_free(a);
+    alc_free(b);
+    for (int i = 0; i < 300; i++)
+        alc_free(p[i]);
 }
 
 /* ---- counters ----------------------------------------------------------- */
