@@ -16,7 +16,9 @@
  * Allocating n bytes:
  *   1. n < W (tiny width) and no alignment asked: bump inside the thread's
  *      current tiny block, aligned by the piece's size (16/8/4/2, the seed's
- *      rule extended to 16). A block full: a fresh one from the tiny list.
+ *      rule extended to 16) and at least to tiny.align (8 by default, what
+ *      C compilers assume of malloc). A block full: a fresh one from the
+ *      tiny list.
  *   2. n <= the largest class: class = class8[(n+7)/8] or class128[...],
  *      pop the thread's list for that class. No lock, no atomic
  *      read-modify-write, no indirect call; one unlikely branch.
