@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . .ci/ensure-packages.sh
-# The drop-in tests run real programs from Debian under LD_PRELOAD.
-ensure_packages cmake gcc g++ pkg-config libconfig-dev libcriterion-dev python3 sqlite3 perl git
+# The drop-in tests run real programs from Debian under LD_PRELOAD; the
+# driver test builds the JSON workload (jansson) and draws plots (gnuplot).
+ensure_packages cmake gcc g++ pkg-config libconfig-dev libcriterion-dev python3 sqlite3 perl git \
+  libjansson-dev gnuplot-nox
 
 jobs=$(nproc)
 run_suite() {   # name, extra cmake args..., then a ctest option and its value after --
@@ -32,10 +34,10 @@ bash tests/install_check.sh
 if [ "${1:-}" != "--quick" ]; then
   # The sanitizers' runtimes must come first in a process: a preloaded
   # sanitized liballoclab.so cannot, so the drop-in tests run plain only.
-  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E 'test_dropin|test_trace'
+  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E 'test_dropin|test_trace|test_bench'
   # ASan and TSan replace glibc's malloc for their own purposes; the tests
   # call the prefixed alc_ API, whose memory comes from mmap, so they apply.
-  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace'
-  TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R stress_threads
+  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace|test_bench'
+  TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R 'stress_threads|workload_prodcons|workload_larson'
 fi
 echo "== all test runs passed"
