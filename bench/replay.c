@@ -156,7 +156,7 @@ static void usage(const char *prog) {
 static void snapshot(const char *label) {
 #ifdef ALC_DIRECT
     fflush(stdout);
-    printf("snapshot %s\n", label);
+    printf("snapshot %s %" PRId64 "\n", label, wl_live_sum());
     alc_stats_write_kv(stdout);
     fflush(stdout);
 #else

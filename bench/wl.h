@@ -17,7 +17,7 @@
  *
  * Output, one record a line on stdout, first word the kind:
  *   sample <ms> <live bytes> <rss bytes>       while the workload runs
- *   snapshot <label>                           then the allocator's own
+ *   snapshot <label> <live bytes>              then the allocator's own
  *   alloclab.<key> <value> ...                 statistics, when it is
  *                                              alloclab (found with dlsym)
  *   result <key> <value>                       at the end: ops, mallocs,
@@ -265,7 +265,7 @@ static inline void wl_snapshot(const char *label) {
     if (!kv)
         return;
     fflush(stdout);
-    printf("snapshot %s\n", label);
+    printf("snapshot %s %" PRId64 "\n", label, wl_live_sum());
     kv(stdout);
     fflush(stdout);
 }
