@@ -39,6 +39,7 @@ alc_cache_t *alc__cache_real(void) {
     c->is_real = true;
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
+    c->tiny_limit = alc__tiny_limit;
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         c->lists[i].max = 2 * alc__central_batch(i);
         /* Tracking sends every free through the slow path, which records it. */

@@ -17,6 +17,7 @@ extern ALC_INTERNAL unsigned alc__nclasses;
 extern ALC_INTERNAL unsigned alc__tiny_list;   /* list index of tiny blocks (== nclasses) */
 extern ALC_INTERNAL uint32_t alc__tiny_width;
 extern ALC_INTERNAL uint32_t alc__tiny_amask;
+extern ALC_INTERNAL uint32_t alc__tiny_limit;
 extern ALC_INTERNAL size_t alc__page_size;
 extern ALC_INTERNAL unsigned alc__page_shift;
 extern ALC_INTERNAL alc_config_t alc__config;

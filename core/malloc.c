@@ -14,11 +14,12 @@
  *   stats.c      counters and the human-readable dump
  *
  * Allocating n bytes:
- *   1. n < W (tiny width) and no alignment asked: bump inside the thread's
- *      current tiny block, aligned by the piece's size (16/8/4/2, the seed's
- *      rule extended to 16) and at least to tiny.align (8 by default, what
- *      C compilers assume of malloc). A block full: a fresh one from the
- *      tiny list.
+ *   1. n <= W - tiny.align (W the tiny width; a piece that leaves room for
+ *      another in its block: every n < W under Go's rule, align 1) and no
+ *      alignment asked: bump inside the thread's current tiny block, aligned
+ *      by the piece's size (16/8/4/2, the seed's rule extended to 16) and at
+ *      least to tiny.align (8 by default, what C compilers assume of
+ *      malloc). A block full: a fresh one from the tiny list.
  *   2. n <= the largest class: class = class8[(n+7)/8] or class128[...],
  *      pop the thread's list for that class. No lock, no atomic
  *      read-modify-write, no indirect call; one unlikely branch.
@@ -358,7 +359,7 @@ ALC_INLINE unsigned class_of(size_t size) {
 
 void *alc_malloc(size_t size) {
     alc_cache_t *c = alc__tls_cache;
-    if (size < c->tiny_width) {
+    if (size < c->tiny_limit) {
         size_t n = size + (size == 0);   /* malloc(0): a unique 1-byte piece */
         uint32_t off = c->tiny_off;
         if ((n & 15) == 0)
@@ -618,7 +619,7 @@ static void *aligned(size_t align, size_t size) {
     if (alc__config.sbrk)
         return sbrk_alloc(size, align);
     size_t requested = size;
-    if (align <= 8 && size >= alc__tiny_width)
+    if (align <= 8 && size >= alc__tiny_limit)
         return alc_malloc(size);   /* every class is a multiple of 8 */
     if (size == 0)
         size = 1;

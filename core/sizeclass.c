@@ -20,6 +20,7 @@ ALC_INTERNAL unsigned alc__nclasses;
 ALC_INTERNAL unsigned alc__tiny_list;
 ALC_INTERNAL uint32_t alc__tiny_width;
 ALC_INTERNAL uint32_t alc__tiny_amask;   /* least piece alignment - 1 */
+ALC_INTERNAL uint32_t alc__tiny_limit;   /* requests below this go tiny */
 ALC_INTERNAL size_t alc__page_size;
 ALC_INTERNAL unsigned alc__page_shift;
 ALC_INTERNAL alc_config_t alc__config;
@@ -281,6 +282,11 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     alc__tiny_list = cfg->nclasses;
     alc__tiny_width = cfg->tiny_width;
     alc__tiny_amask = cfg->tiny_align - 1;
+    /* A piece of n bytes can share its block only if another piece fits
+     * after it: round_up(n, align) < W, that is n <= W - align. Larger
+     * requests gain nothing from a tiny block (they would fill it alone)
+     * and take an object of their class instead, with no side-table work. */
+    alc__tiny_limit = cfg->tiny_width > cfg->tiny_align ? cfg->tiny_width - cfg->tiny_align + 1 : 0;
     for (unsigned i = 0; i < cfg->nclasses; i++) {
         alc__class_size[i] = cfg->classes[i].size;
         alc__class_pages[i] = cfg->classes[i].pages;

@@ -28,7 +28,7 @@ int alc__tiny_span_init(alc_span_t *s) {
     if (!m)
         return -ENOMEM;
     s->tiny_count = (_Atomic uint8_t *)m;
-    s->tiny_ends = m + s->nelems;
+    s->tiny_ends = m;
     return 0;
 }
 
@@ -42,9 +42,13 @@ static size_t block_index(const alc_span_t *s, const void *p) {
     return ((uintptr_t)p - s->start) >> __builtin_ctz(s->elemsize);
 }
 
-static _Atomic uint8_t *ends_of(const alc_span_t *s, size_t b) {
-    return (_Atomic uint8_t *)s->tiny_ends + b * (s->elemsize / 8);
+/* A block's side entry: its count byte, then its end map (W/8 bytes), side
+ * by side so that a free touches one cache line of side table, not two. */
+static _Atomic uint8_t *count_of(const alc_span_t *s, size_t b) {
+    return s->tiny_count + b * (1 + s->elemsize / 8);
 }
+
+static _Atomic uint8_t *ends_of(const alc_span_t *s, size_t b) { return count_of(s, b) + 1; }
 
 /* Size of the piece at p: from p to the first piece end at or after it. */
 static size_t piece_size(const alc_span_t *s, const void *p) {
@@ -108,14 +112,14 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     /* Go's rule: keep whichever block has more room left. */
     if (!c->tiny || size < c->tiny_off) {
         alc__tiny_retire(c);
-        atomic_store_explicit(&s->tiny_count[b], ALC_TINY_BIAS, memory_order_release);
+        atomic_store_explicit(count_of(s, b), ALC_TINY_BIAS, memory_order_release);
         c->tiny = (uintptr_t)blk;
         c->tiny_off = (uint32_t)size;
         c->tiny_pieces = 1;
-        c->tiny_cnt = &s->tiny_count[b];
+        c->tiny_cnt = count_of(s, b);
         c->tiny_end_word = (void *)ends;
     } else {
-        atomic_store_explicit(&s->tiny_count[b], 1, memory_order_release);
+        atomic_store_explicit(count_of(s, b), 1, memory_order_release);
     }
     return blk;
 }
@@ -125,7 +129,7 @@ void alc__tiny_free(alc_span_t *s, void *p) {
     if (size == 0)
         alc__fatal_pointer("free(): not a piece of a tiny block", p);
     size_t b = block_index(s, p);
-    uint8_t old = atomic_fetch_sub_explicit(&s->tiny_count[b], 1, memory_order_acq_rel);
+    uint8_t old = atomic_fetch_sub_explicit(count_of(s, b), 1, memory_order_acq_rel);
     if (old == 0)
         alc__fatal_pointer("free(): double free of a tiny piece", p);
     alc_cache_t *c = alc__cache_real();

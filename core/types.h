@@ -71,8 +71,8 @@ typedef struct alc_span {
 
     /* Tiny spans: per block, live count (biased while a cache owns the
      * block) and a map of piece ends (bit i set: a piece ends at byte i). */
-    _Atomic uint8_t *tiny_count;
-    void *tiny_ends;
+    _Atomic uint8_t *tiny_count;   /* tiny: per block, a count byte then its end map */
+    void *tiny_ends;               /* (the same side table) */
 
     size_t requested;         /* large: bytes the program asked for */
     uint32_t *req;            /* small, when tracking: each object's requested bytes */
@@ -94,6 +94,8 @@ typedef struct alc_cache {
     uint32_t tiny_width;      /* copy of the global, 0 in the empty cache */
     uint32_t tiny_pieces;     /* pieces handed out of the current block */
     uint32_t tiny_amask;      /* least piece alignment - 1 (copy of the global) */
+    uint32_t tiny_limit;      /* requests below this are tiny pieces; 0 in the empty cache */
+    uint32_t pad0;
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
 
