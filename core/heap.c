@@ -17,7 +17,7 @@
  * been idle this long, so a working set that cycles above the threshold
  * keeps its pages instead of faulting them in again on every cycle (the
  * idea of jemalloc's decay, without a background thread: checked as spans
- * are freed). Above HEAP_HARD_FACTOR times the threshold and above twice the
+ * are freed). Above HEAP_HARD_FACTOR times the threshold and above four times the
  * pages in use, pages go back at once whatever their age, down to the
  * threshold: RSS falls right after a burst of frees, while a heap whose free
  * pages are the holes between large blocks in use (a working set of mixed
@@ -326,7 +326,7 @@ void alc__heap_free(alc_span_t *s) {
         release_locked(threshold / 2, now, HEAP_IDLE_MS);
     uint64_t in_use = H.pages_mapped - H.pages_free;
     uint64_t hard = HEAP_HARD_FACTOR * threshold;
-    if (H.pages_dirty > hard && H.pages_dirty > 2 * in_use)
+    if (H.pages_dirty > hard && H.pages_dirty > 4 * in_use)
         release_locked(threshold, now, 0);
     pthread_mutex_unlock(&H.lock);
 }
