@@ -83,6 +83,7 @@ static int vec_grow(vec_t *v) {
     if (!p)
         fail("realloc failed", v->id, n);
     wl_realloc(t, old, n);
+    wl_tick();
     ops++;
     v->p = p;
     v->n = n;
@@ -162,6 +163,7 @@ int main(int argc, char **argv) {
         p[n - 1] = 1;
         win[w] = p;
         wsize[w] = n;
+        wl_tick();   /* few, heavy steps: sample at every one, not every 256 */
     }
     wl_stop();
     wl_finish(ops);
