@@ -96,11 +96,6 @@ static inline void *wl_map(size_t bytes, int flags) {
     return p;
 }
 
-/* A workload option's integer value in [1, max], or a usage error (exit 2)
- * naming the option; usage: the workload's own options, for the message. */
-static inline uint64_t wl_parse_u64(const char *prog, const char *opt, const char *s, uint64_t max,
-                                    const char *usage);
-
 /* Parses the common options; returns the index of the first argument it did
  * not understand (argc when all were its own) so the workload can parse the
  * rest. default_threads: the workload's own default for --threads. */
@@ -143,6 +138,8 @@ static inline int wl_init(int argc, char **argv, int default_threads) {
     return i;
 }
 
+/* A workload option's integer value in [1, max], or a usage error (exit 2)
+ * naming the option; usage: the workload's own options, for the message. */
 static inline uint64_t wl_parse_u64(const char *prog, const char *opt, const char *s, uint64_t max,
                                     const char *usage) {
     char *end;
