@@ -1,11 +1,15 @@
 /* pairs: nanoseconds per malloc+free pair over small sizes.
  *
  *   pairs [--threads N] [--seconds S | --iters K] [--sizes MIN:MAX]
- *         [--pattern lifo|batch] [--csv]
+ *         [--pattern lifo|batch|window] [--window W] [--csv]
  *
- * lifo:  malloc then free at once, sizes taken in turn from a precomputed
- *        pseudo-random sequence over MIN..MAX.
- * batch: malloc 256 blocks, then free them all in a shuffled order.
+ * lifo:   malloc then free at once, sizes taken in turn from a precomputed
+ *         pseudo-random sequence over MIN..MAX.
+ * batch:  malloc 256 blocks, then free them all in a shuffled order.
+ * window: W blocks live (default 4096); each pair frees one chosen at random
+ *         and puts a new block of the next size in its place, so frees come
+ *         in no order and a thread's blocks spread over many spans, as in a
+ *         long-running program.
  *
  * Each of N threads runs the same loop on its own; the figure is the wall time
  * of the slowest thread divided by the pairs each thread made.
@@ -41,7 +45,9 @@
 #define MAX_SIZE (1u << 20)       /* batch keeps 256 blocks per thread live */
 #define WARMUP_PAIRS (4 * NSIZES) /* per thread, before the clock starts */
 
-enum pattern { PAT_LIFO, PAT_BATCH };
+enum pattern { PAT_LIFO, PAT_BATCH, PAT_WINDOW };
+
+#define MAX_WINDOW (1u << 24)
 
 struct params {
     enum pattern pattern;
@@ -49,6 +55,7 @@ struct params {
     uint32_t min, max;
     double seconds;  /* > 0: time-based run */
     uint64_t iters;  /* > 0: fixed pairs per thread */
+    uint32_t window; /* live blocks of the window pattern */
     int csv;
 };
 
@@ -137,12 +144,46 @@ static void run_batch(uint64_t pairs)
     }
 }
 
-static void run_pattern(enum pattern pat, uint64_t pairs)
+/* The window stays filled between calls (warm-up, calibration, the timed
+ * run), so only the first call pays for filling it. */
+static __thread void **win;
+static __thread uint64_t win_rng;
+
+static void run_window(uint32_t w, uint64_t pairs)
 {
-    if (pat == PAT_LIFO)
+    if (win == NULL) {
+        win = calloc(w, sizeof *win);
+        if (win == NULL)
+            die_oom(w * sizeof *win);
+        win_rng = UINT64_C(0x2545f4914f6cdd1d);
+        for (uint32_t j = 0; j < w; j++) {
+            size_t n = sizes[j & (NSIZES - 1)];
+            if ((win[j] = BENCH_MALLOC(n)) == NULL)
+                die_oom(n);
+        }
+    }
+    for (uint64_t i = 0; i < pairs; i++) {
+        /* Multiply-shift maps the random word onto 0..w-1 without a division. */
+        uint32_t j = (uint32_t)(((xorshift64(&win_rng) >> 32) * w) >> 32);
+        size_t n = sizes[i & (NSIZES - 1)];
+        BENCH_FREE(win[j]);
+        char *b = BENCH_MALLOC(n);
+        if (b == NULL)
+            die_oom(n);
+        b[0] = (char)i;
+        escape(b);
+        win[j] = b;
+    }
+}
+
+static void run_pattern(const struct params *p, uint64_t pairs)
+{
+    if (p->pattern == PAT_LIFO)
         run_lifo(pairs);
-    else
+    else if (p->pattern == PAT_BATCH)
         run_batch(pairs);
+    else
+        run_window(p->window, pairs);
 }
 
 static void *worker_main(void *arg)
@@ -151,13 +192,19 @@ static void *worker_main(void *arg)
 
     /* The first pairs of a thread build its cache and fault in fresh pages;
      * a steady-state figure should not include them. */
-    run_pattern(w->p->pattern, WARMUP_PAIRS);
+    run_pattern(w->p, WARMUP_PAIRS);
     if (w->start != NULL)
         pthread_barrier_wait(w->start);
 
     double t0 = now();
-    run_pattern(w->p->pattern, w->pairs);
+    run_pattern(w->p, w->pairs);
     w->elapsed = now() - t0;
+    if (w->start != NULL && win != NULL) {   /* a thread of its own: its window ends with it */
+        for (uint32_t j = 0; j < w->p->window; j++)
+            BENCH_FREE(win[j]);
+        free(win);
+        win = NULL;
+    }
     return NULL;
 }
 
@@ -250,13 +297,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: pairs [--threads N] [--seconds S | --iters K] [--sizes MIN:MAX]\n"
-            "             [--pattern lifo|batch] [--csv]\n"
+            "             [--pattern lifo|batch|window] [--window W] [--csv]\n"
             "  --threads N   threads running the loop independently (default 1)\n"
             "  --seconds S   run about S seconds (default 0.5)\n"
             "  --iters K     run K malloc+free pairs per thread instead\n"
             "  --sizes A:B   request sizes, uniform over A..B bytes (default 8:256)\n"
             "  --pattern P   lifo (malloc, free at once) or batch (256 live, shuffled\n"
-            "                free order) (default lifo)\n"
+            "                free order) or window (W live, a random one replaced\n"
+            "                each pair) (default lifo)\n"
+            "  --window W    live blocks of the window pattern (default 4096)\n"
             "  --csv         print pattern,threads,min,max,pairs,seconds,ns_per_pair\n");
 }
 
@@ -335,8 +384,15 @@ static void parse_args(int argc, char **argv, struct params *p)
                 p->pattern = PAT_LIFO;
             else if (strcmp(v, "batch") == 0)
                 p->pattern = PAT_BATCH;
+            else if (strcmp(v, "window") == 0)
+                p->pattern = PAT_WINDOW;
             else
                 bad_arg("--pattern", v);
+        } else if ((v = opt_value(argc, argv, &i, "--window")) != NULL) {
+            uint64_t n = parse_u64("--window", v);
+            if (n < 1 || n > MAX_WINDOW)
+                bad_arg("--window", v);
+            p->window = (uint32_t)n;
         } else if (strcmp(argv[i], "--csv") == 0) {
             p->csv = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -364,7 +420,7 @@ static const char *allocator_name(void)
 int main(int argc, char **argv)
 {
     struct params p = {
-        .pattern = PAT_LIFO, .threads = 1, .min = 8, .max = 256, .seconds = 0.5,
+        .pattern = PAT_LIFO, .threads = 1, .min = 8, .max = 256, .seconds = 0.5, .window = 4096,
     };
     parse_args(argc, argv, &p);
     fill_tables(p.min, p.max);
@@ -372,13 +428,13 @@ int main(int argc, char **argv)
     uint64_t pairs = p.iters > 0 ? round_pairs(&p, p.iters) : calibrate(&p);
     double secs = run_once(&p, pairs);
     double ns = secs * 1e9 / (double)pairs;
-    const char *pat = p.pattern == PAT_LIFO ? "lifo" : "batch";
+    const char *pat = p.pattern == PAT_LIFO ? "lifo" : p.pattern == PAT_BATCH ? "batch" : "window";
 
     if (p.csv)
         printf("%s,%u,%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.3f\n", pat, p.threads,
                p.min, p.max, pairs, secs, ns);
     else
-        printf("%-5s  %u thread%s  sizes %" PRIu32 "..%" PRIu32 "  %" PRIu64
+        printf("%-6s  %u thread%s  sizes %" PRIu32 "..%" PRIu32 "  %" PRIu64
                " pairs/thread  %.3f s  %.2f ns/pair  [%s]\n",
                pat, p.threads, p.threads == 1 ? " " : "s", p.min, p.max, pairs, secs, ns,
                allocator_name());

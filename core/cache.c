@@ -41,9 +41,9 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_amask = alc__tiny_amask;
     c->tiny_limit = alc__tiny_limit;
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        c->lists[i].max = 2 * alc__central_batch(i);
+        c->limit[i] = 2 * alc__central_batch(i);
         /* Tracking sends every free through the slow path, which records it. */
-        c->lists[i].fast_max = alc__config.track_requested || alc__config.sbrk ? 0 : c->lists[i].max;
+        c->lists[i].fast_max = alc__config.track_requested || alc__config.sbrk ? 0 : (uint16_t)c->limit[i];
         /* A popped object's word 1 holds the double-free mark; 8-byte
          * objects have no word 1 and clear their own word 0 instead. */
         c->lists[i].clear_word = alc__class_size[i] >= 16 ? 1 : 0;

@@ -32,13 +32,16 @@ ALC_INTERNAL int alc__validate(const alc_config_t *cfg, alc_error_t *err, int *b
 ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- pagemap.c: page number -> span, for the whole 48-bit space ---- */
+/* ---- pagemap.c: 4 KiB frame -> span, for the whole 48-bit space ----
+ * Frames, not pages: the smallest page size, so the lookup's shifts are
+ * constants whatever page size the config chose. */
+#define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
-#define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 (smallest page shift) - 18 */
+#define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
 extern ALC_INTERNAL _Atomic(_Atomic(alc_span_t *) *) alc__pm_l1[ALC_PM_L1_MAX];
 
 ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
-    uintptr_t key = (uintptr_t)p >> alc__page_shift;
+    uintptr_t key = (uintptr_t)p >> ALC_PM_SHIFT;
     uintptr_t i1 = key >> ALC_PM_L2_BITS;
     if (ALC_UNLIKELY(i1 >= ALC_PM_L1_MAX))
         return NULL;

@@ -1,8 +1,9 @@
-/* Page map: page number -> span, a two-level array over the 48-bit address
+/* Page map: 4 KiB frame -> span, a two-level array over the 48-bit address
  * space. The root is static (untouched parts cost no memory); leaves of
  * 2^18 entries are mapped when the heap first owns a page they cover.
  * Invariant: an entry is NULL or names the span that holds the page. Every
- * span has its first and last page entered; small and tiny spans have all.
+ * span has the frames of its first and last page entered; small and tiny
+ * spans have all.
  * Writes happen under the heap lock; free() reads without one. See malloc.c. */
 #include <errno.h>
 
@@ -25,8 +26,9 @@ static _Atomic(alc_span_t *) *leaf(uintptr_t key) {
 }
 
 int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
-    uintptr_t key = addr >> alc__page_shift;
-    for (size_t i = 0; i < npages; i++, key++) {
+    uintptr_t key = addr >> ALC_PM_SHIFT;
+    size_t frames = npages << (alc__page_shift - ALC_PM_SHIFT);
+    for (size_t i = 0; i < frames; i++, key++) {
         _Atomic(alc_span_t *) *l2 = leaf(key);
         if (!l2)
             return -ENOMEM;

@@ -82,10 +82,11 @@ typedef struct alc_span {
 typedef struct alc_cachelist {
     alc_freeobj_t *head;
     _Atomic uint32_t count;   /* owner writes, stats reads */
-    uint32_t max;             /* flush a batch past this */
-    uint32_t fast_max;        /* free's fast path pushes below this: max, or 0 when tracking */
-    uint32_t clear_word;      /* word of a popped object to zero: 1, or 0 for 8-byte objects */
+    uint16_t fast_max;        /* free's fast path pushes below this: the limit, or 0 when tracking */
+    uint8_t clear_word;       /* word of a popped object to zero: 1, or 0 for 8-byte objects */
+    uint8_t unused;
 } alc_cachelist_t;
+_Static_assert(sizeof(alc_cachelist_t) == 16, "the fast paths index lists with a shift");
 
 typedef struct alc_cache {
     /* Tiny bump state (seed's c.tiny / c.tinyoffset), read first. */
@@ -99,7 +100,8 @@ typedef struct alc_cache {
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
 
-    alc_cachelist_t lists[ALC_NLISTS];
+    alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
+    uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this */
 
     /* Counters written by the owner only (relaxed stores), summed by stats. */
     _Atomic uint64_t tiny_requests;
