@@ -461,6 +461,9 @@ void alc_free(void *p) {
                 return;
             }
         }
+    } else if (s != NULL && s->kind == ALC_SPAN_TINY) {
+        alc__tiny_free(s, p);
+        return;
     }
     free_slow(p, s);
 }

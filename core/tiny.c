@@ -29,6 +29,7 @@ int alc__tiny_span_init(alc_span_t *s) {
         return -ENOMEM;
     s->tiny_count = (_Atomic uint8_t *)m;
     s->tiny_ends = m;
+    s->tiny_shift = (uint8_t)__builtin_ctz(s->elemsize);
     return 0;
 }
 
@@ -39,35 +40,36 @@ void alc__tiny_span_fini(alc_span_t *s) {
 }
 
 static size_t block_index(const alc_span_t *s, const void *p) {
-    return ((uintptr_t)p - s->start) >> __builtin_ctz(s->elemsize);
+    return ((uintptr_t)p - s->start) >> s->tiny_shift;
 }
 
 /* A block's side entry: its count byte, then its end map (W/8 bytes), side
  * by side so that a free touches one cache line of side table, not two. */
 static _Atomic uint8_t *count_of(const alc_span_t *s, size_t b) {
-    return s->tiny_count + b * (1 + s->elemsize / 8);
+    return s->tiny_count + b + (b << (s->tiny_shift - 3));
 }
 
 static _Atomic uint8_t *ends_of(const alc_span_t *s, size_t b) { return count_of(s, b) + 1; }
 
-/* Size of the piece at p: from p to the first piece end at or after it. */
+/* Size of the piece at offset o of the block whose map is e: from o to the
+ * first piece end at or after it; 0 if none. Pieces start at multiples of 8
+ * by default, so the first byte read usually holds the end. */
+static size_t piece_size_at(_Atomic uint8_t *e, unsigned o, unsigned width) {
+    unsigned bit = o & 7;
+    for (unsigned i = o >> 3; i < width / 8; i++, bit = 0) {
+        unsigned byte = atomic_load_explicit(&e[i], RELAXED) >> bit;
+        if (byte)
+            return (size_t)(i * 8 + bit - o) + (size_t)__builtin_ctz(byte) + 1;
+    }
+    return 0;
+}
+
 static size_t piece_size(const alc_span_t *s, const void *p) {
-    size_t b = block_index(s, p);
     unsigned o = (unsigned)(((uintptr_t)p - s->start) & (s->elemsize - 1));
-    _Atomic uint8_t *e = ends_of(s, b);
-    uint32_t word = 0;
-    for (unsigned i = 0; i < s->elemsize / 8; i++)
-        word |= (uint32_t)atomic_load_explicit(&e[i], RELAXED) << (8 * i);
-    word >>= o;
-    return word ? (size_t)__builtin_ctz(word) + 1 : 0;
+    return piece_size_at(ends_of(s, block_index(s, p)), o, s->elemsize);
 }
 
 size_t alc__tiny_usable(const alc_span_t *s, const void *p) { return piece_size(s, p); }
-
-static void mark_end(_Atomic uint8_t *ends, unsigned end) {
-    _Atomic uint8_t *e = &ends[end >> 3];
-    atomic_store_explicit(e, (uint8_t)(atomic_load_explicit(e, RELAXED) | (1u << (end & 7))), RELAXED);
-}
 
 void alc__tiny_retire(alc_cache_t *c) {
     if (!c->tiny)
@@ -103,9 +105,9 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     alc_span_t *s = alc__pagemap_lookup(blk);
     size_t b = block_index(s, blk);
     _Atomic uint8_t *ends = ends_of(s, b);
-    for (unsigned i = 0; i < s->elemsize / 8; i++)
-        atomic_store_explicit(&ends[i], 0, RELAXED);
-    mark_end(ends, (unsigned)size - 1);
+    unsigned end = (unsigned)size - 1;
+    for (unsigned i = 0; i < c->tiny_width / 8; i++)   /* the map, with this piece's end */
+        atomic_store_explicit(&ends[i], (uint8_t)(i == end / 8 ? 1u << (end & 7) : 0), RELAXED);
     BUMP(c->tiny_blocks, 1);
     BUMP(c->tiny_requests, 1);
     BUMP(c->tiny_bytes_alloc, size);
@@ -124,19 +126,35 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     return blk;
 }
 
+/* A piece of the thread's current block: the owner counts its pieces
+ * privately, so giving one back is a plain decrement (the block keeps its
+ * bump offset, as Go's does, until it is retired). */
+static void free_own(alc_cache_t *c, void *p) {
+    if (c->tiny_pieces == 0)
+        alc__fatal_pointer("free(): double free of a tiny piece", p);
+    c->tiny_pieces--;
+}
+
 void alc__tiny_free(alc_span_t *s, void *p) {
-    size_t size = piece_size(s, p);
+    uintptr_t off = (uintptr_t)p - s->start;
+    size_t b = off >> s->tiny_shift;
+    _Atomic uint8_t *count = count_of(s, b);
+    size_t size = piece_size_at(count + 1, (unsigned)off & (s->elemsize - 1), s->elemsize);
     if (size == 0)
         alc__fatal_pointer("free(): not a piece of a tiny block", p);
-    size_t b = block_index(s, p);
-    uint8_t old = atomic_fetch_sub_explicit(count_of(s, b), 1, memory_order_acq_rel);
-    if (old == 0)
-        alc__fatal_pointer("free(): double free of a tiny piece", p);
-    alc_cache_t *c = alc__cache_real();
-    if (!c)
+    alc_cache_t *c = alc__tls_cache;
+    if (!c->is_real && !(c = alc__cache_real()))
         return;   /* no cache can be made: the block stays counted, nothing is lost but it */
     BUMP(c->tiny_pieces_freed, 1);
     BUMP(c->tiny_bytes_freed, size);
+    uintptr_t block = (uintptr_t)p - (off & (s->elemsize - 1));
+    if (block == c->tiny) {
+        free_own(c, p);
+        return;
+    }
+    uint8_t old = atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel);
+    if (old == 0)
+        alc__fatal_pointer("free(): double free of a tiny piece", p);
     if (old == 1)
-        alc__push_free(c, alc__tiny_list, (void *)(s->start + b * s->elemsize));
+        alc__push_free(c, alc__tiny_list, (void *)block);
 }

@@ -54,7 +54,7 @@ typedef struct alc_span {
     uint8_t kind;             /* enum alc_span_kind */
     uint8_t cls;              /* class index, or the tiny list index */
     uint8_t zero;             /* pages known to read as zero */
-    uint8_t unused;
+    uint8_t tiny_shift;       /* tiny: log2 of the block width */
     uint32_t elemsize;        /* bytes per object (small, tiny) */
     uintptr_t start;          /* first byte */
     uint32_t magic;           /* offset / elemsize == (offset * magic) >> 32 */
