@@ -74,7 +74,7 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     if (n > 1) {
         tail->next = l->head;
         l->head = first->next;
-        BUMP(l->count, n - 1);
+        __atomic_store_n(&l->count, l->count + n - 1, __ATOMIC_RELAXED);
     }
     return first;
 }
@@ -92,7 +92,7 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n) {
     }
     l->head = last->next;
     last->next = NULL;
-    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - k, RELAXED);
+    __atomic_store_n(&l->count, l->count - k, __ATOMIC_RELAXED);
     alc__central_give(cls, head, k);
 }
 
@@ -105,7 +105,7 @@ void alc__cache_flush_all(alc_cache_t *c) {
         return;
     alc__tiny_retire(c);
     for (unsigned i = 0; i <= alc__nclasses; i++)
-        give_back(c, i, atomic_load_explicit(&c->lists[i].count, RELAXED));
+        give_back(c, i, c->lists[i].count);
 }
 
 static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
@@ -158,7 +158,7 @@ static void add_live(alc_cache_t *c, void *arg) {
     fold_counters(sum->st, c);
     sum->st->threads++;
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        uint32_t n = atomic_load_explicit(&c->lists[i].count, RELAXED);
+        uint32_t n = __atomic_load_n(&c->lists[i].count, __ATOMIC_RELAXED);
         sum->cached[i] += n;
         sum->st->cached_bytes += (uint64_t)n * alc__class_size[i];
     }

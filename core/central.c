@@ -51,6 +51,7 @@ static alc_span_t *new_span(unsigned cls) {
     s->elemsize = size;
     s->magic = alc__div_magic(size);
     s->nelems = (uint32_t)((s->npages << alc__page_shift) / size);
+    s->fast_n = kind == ALC_SPAN_SMALL ? s->nelems : 0;
     s->freelist = NULL;
     s->carve = s->start;
     s->nalloc = 0;

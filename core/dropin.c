@@ -24,15 +24,30 @@ ALC_INTERNAL void alc__trace(unsigned op, size_t size, const void *result, uintp
             alc__trace((op), (size), (result), (uintptr_t)(arg));                      \
     } while (0)
 
-ALC_EXPORT void *malloc(size_t size) {
+/* malloc and free test the trace flag and jump to the allocator: three
+ * instructions, no frame. */
+static ALC_NOINLINE void *malloc_traced(size_t size) {
     void *p = alc_malloc(size);
     TRACE(T_MALLOC, size, p, 0);
     return p;
 }
 
-ALC_EXPORT void free(void *p) {
+ALC_EXPORT void *malloc(size_t size) {
+    if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))
+        return malloc_traced(size);
+    return alc_malloc(size);
+}
+
+static ALC_NOINLINE void free_traced(void *p) {
     TRACE(T_FREE, 0, p, 0);
     alc_free(p);
+}
+
+ALC_EXPORT void free(void *p) {
+    if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))
+        free_traced(p);
+    else
+        alc_free(p);
 }
 
 ALC_EXPORT void *calloc(size_t n, size_t size) {

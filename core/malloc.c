@@ -272,11 +272,11 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 
 void alc__push_free(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
-    if (atomic_load_explicit(&l->count, RELAXED) >= c->limit[cls])
+    if (l->count >= c->limit[cls])
         alc__cache_overflow(c, cls);
     ((alc_freeobj_t *)p)->next = l->head;
     l->head = p;
-    BUMP(l->count, 1);
+    __atomic_store_n(&l->count, l->count + 1, __ATOMIC_RELAXED);
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
@@ -300,11 +300,12 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
 }
 
 ALC_INLINE void *pop_inline(alc_cachelist_t *l) {
+    ALC_OPAQUE(l);
     alc_freeobj_t *p = l->head;
     if (ALC_UNLIKELY(!p))
         return NULL;
     l->head = p->next;
-    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - 1, RELAXED);
+    __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
     ((uintptr_t *)p)[l->clear_word] = 0;
     return p;
 }
@@ -445,25 +446,29 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
  * while the list is under its limit. Everything else: free_slow. */
 void alc_free(void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
-    if (ALC_LIKELY(s != NULL && s->kind == ALC_SPAN_SMALL)) {
+    if (ALC_LIKELY(s != NULL)) {
         uintptr_t off = (uintptr_t)p - s->start;
         uint32_t idx = (uint32_t)((off * s->magic) >> 32);
-        if (ALC_LIKELY((uintptr_t)idx * s->elemsize == off && idx < s->nelems)) {
+        if (ALC_LIKELY((uintptr_t)idx * s->elemsize == off && idx < s->fast_n)) {
             uintptr_t *w = p;
             uintptr_t mark = (uintptr_t)p ^ alc__secret;
             alc_cachelist_t *l = &alc__tls_cache->lists[s->cls];
-            uint32_t n = atomic_load_explicit(&l->count, RELAXED);
-            if (ALC_LIKELY(w[1] != mark && n < l->fast_max)) {
+            ALC_OPAQUE(l);
+            uint32_t max = l->fast_max;
+            alc_freeobj_t *head = l->head;
+            uint32_t n = l->count;
+            if (ALC_LIKELY(w[1] != mark && n < max)) {
+                w[0] = (uintptr_t)head;
+                l->head = p;   /* between the two words: two plain stores, not one vector store */
                 w[1] = mark;
-                w[0] = (uintptr_t)l->head;
-                l->head = p;
-                atomic_store_explicit(&l->count, n + 1, RELAXED);
+                __atomic_store_n(&l->count, n + 1, __ATOMIC_RELAXED);
                 return;
             }
         }
-    } else if (s != NULL && s->kind == ALC_SPAN_TINY) {
-        alc__tiny_free(s, p);
-        return;
+        if (s->kind == ALC_SPAN_TINY) {
+            alc__tiny_free(s, p);
+            return;
+        }
     }
     free_slow(p, s);
 }

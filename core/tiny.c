@@ -97,7 +97,7 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     alc_freeobj_t *blk = l->head;
     if (blk) {
         l->head = blk->next;
-        atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, RELAXED) - 1, RELAXED);
+        __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
     } else if (!(blk = alc__cache_refill(c, T))) {
         errno = ENOMEM;
         return NULL;

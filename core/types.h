@@ -24,6 +24,9 @@
 #define ALC_NOINLINE __attribute__((noinline))
 #define ALC_INLINE static inline __attribute__((always_inline))
 #define ALC_INTERNAL __attribute__((visibility("hidden")))
+/* Hides how a pointer was computed, so the compiler keeps it in a register
+ * instead of computing the address again for an atomic access. */
+#define ALC_OPAQUE(p) __asm__("" : "+r"(p))
 
 /* Size-to-class tables, as Go's size_to_class8 / size_to_class128. */
 #define ALC_SMALL_DIV 8
@@ -59,6 +62,8 @@ typedef struct alc_span {
     uintptr_t start;          /* first byte */
     uint32_t magic;           /* offset / elemsize == (offset * magic) >> 32 */
     uint32_t nelems;          /* objects the span holds */
+    uint32_t fast_n;          /* nelems for a SMALL span, 0 for any other: free's fast path
+                                 tests the object index against it, and so the kind too */
     size_t npages;
     size_t dirty;             /* free span: pages that may be resident (at most npages) */
     uint32_t freed_ms;        /* free span: when its newest pages were freed (coarse clock) */
@@ -81,7 +86,7 @@ typedef struct alc_span {
 
 typedef struct alc_cachelist {
     alc_freeobj_t *head;
-    _Atomic uint32_t count;   /* owner writes, stats reads */
+    uint32_t count;           /* owner writes, stats reads: both with __atomic builtins (relaxed) */
     uint16_t fast_max;        /* free's fast path pushes below this: the limit, or 0 when tracking */
     uint8_t clear_word;       /* word of a popped object to zero: 1, or 0 for 8-byte objects */
     uint8_t unused;
