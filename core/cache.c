@@ -40,6 +40,7 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
     c->tiny_limit = alc__tiny_limit;
+    memcpy(c->class8, alc__class8, sizeof c->class8);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         c->limit[i] = 2 * alc__central_batch(i);
         /* Tracking sends every free through the slow path, which records it. */
@@ -62,25 +63,23 @@ alc_cache_t *alc__cache_real(void) {
 
 void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     alc_cachelist_t *l = &c->lists[cls];
-    alc_freeobj_t *head;
-    uint32_t n = alc__central_take(cls, alc__central_batch(cls), &head);
+    alc_chain_t ch;
+    uint32_t n = alc__central_take(cls, alc__central_batch(cls), &ch);
     if (n == 0)
         return NULL;
-    alc_freeobj_t *first = head;
-    /* The rest joins whatever the list still holds. */
-    alc_freeobj_t *tail = head;
-    while (tail->next)
-        tail = tail->next;
+    /* The first object is the caller's; the rest joins whatever the list holds. */
     if (n > 1) {
-        tail->next = l->head;
-        l->head = first->next;
+        ch.tail->next = l->head;
+        l->head = ch.head->next;
         __atomic_store_n(&l->count, l->count + n - 1, __ATOMIC_RELAXED);
     }
-    return first;
+    return ch.head;
 }
 
-/* Detaches up to n objects from the front of list cls and gives them to central. */
-static void give_back(alc_cache_t *c, unsigned cls, uint32_t n) {
+/* Detaches up to n objects from the front of list cls and gives them to
+ * central: to its transfer cache when `pass` (another thread may want them
+ * soon), else to their spans, which can then go back to the heap. */
+static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc_cachelist_t *l = &c->lists[cls];
     if (n == 0 || !l->head)
         return;
@@ -93,11 +92,11 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n) {
     l->head = last->next;
     last->next = NULL;
     __atomic_store_n(&l->count, l->count - k, __ATOMIC_RELAXED);
-    alc__central_give(cls, head, k);
+    alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
 
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
-    give_back(c, cls, alc__central_batch(cls));
+    give_back(c, cls, alc__central_batch(cls), true);
 }
 
 void alc__cache_flush_all(alc_cache_t *c) {
@@ -105,7 +104,7 @@ void alc__cache_flush_all(alc_cache_t *c) {
         return;
     alc__tiny_retire(c);
     for (unsigned i = 0; i <= alc__nclasses; i++)
-        give_back(c, i, c->lists[i].count);
+        give_back(c, i, c->lists[i].count, false);
 }
 
 static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
@@ -134,8 +133,12 @@ static void thread_exit(void *arg) {
         reg_head = c->reg_next;
     if (c->reg_next)
         c->reg_next->reg_prev = c->reg_prev;
-    reg_count--;
+    bool last = --reg_count <= 1;
     pthread_mutex_unlock(&reg_lock);
+    /* With one thread left nothing passes between threads: the transfer
+     * caches go back to their spans, and the spans to the heap. */
+    if (last)
+        alc__central_drain();
     /* Later destructors may still allocate: they get a fresh cache, which
      * this key's destructor flushes again on its next round. */
     alc__tls_cache = &alc__empty_cache;
@@ -146,6 +149,7 @@ void alc_thread_flush(void) {
     alc_cache_t *c = alc__tls_cache;
     if (c->is_real)
         alc__cache_flush_all(c);
+    alc__central_drain();   /* and what waits between threads, so spans can go back */
 }
 
 struct live_sum {

@@ -27,14 +27,27 @@ static void list_del(alc_central_t *c, alc_span_t *s) {
     s->in_central = 0;
 }
 
+/* Spin a little before sleeping: these locks are held for short walks. */
+static void lock_init(pthread_mutex_t *m) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
 void alc__central_init(void) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        pthread_mutex_init(&central[i].lock, NULL);
+        lock_init(&central[i].lock);
+        lock_init(&central[i].tc_lock);
         uint32_t size = alc__class_size[i];
         /* About 64 KiB per batch, at least 2 and at most 128 objects: one lock
          * round trip moves enough small objects, few large ones sit idle. */
         uint32_t b = (64u << 10) / size;
         central[i].batch = b < 2 ? 2 : b > 128 ? 128 : b;
+        /* At most about 128 KiB of a class waits in its transfer cache. */
+        uint32_t n = (128u << 10) / (central[i].batch * size);
+        central[i].tc_max = n < 2 ? 2 : n > ALC_TC_MAX ? ALC_TC_MAX : n;
     }
 }
 
@@ -68,9 +81,10 @@ static alc_span_t *new_span(unsigned cls) {
     return s;
 }
 
-uint32_t alc__central_take(unsigned cls, uint32_t want, alc_freeobj_t **head) {
+/* Objects taken off the class's spans, up to want; builds out. */
+static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
-    alc_freeobj_t *list = NULL;
+    alc_freeobj_t *list = NULL, *tail = NULL;
     uint32_t got = 0;
     pthread_mutex_lock(&c->lock);
     while (got < want) {
@@ -99,6 +113,8 @@ uint32_t alc__central_take(unsigned cls, uint32_t want, alc_freeobj_t **head) {
             }
             o->next = list;
             list = o;
+            if (!tail)
+                tail = o;
             s->nalloc++;
             got++;
         }
@@ -108,11 +124,31 @@ uint32_t alc__central_take(unsigned cls, uint32_t want, alc_freeobj_t **head) {
     c->nalloc += got;
     c->taken += got;
     pthread_mutex_unlock(&c->lock);
-    *head = list;
+    out->head = list;
+    out->tail = tail;
     return got;
 }
 
-void alc__central_give(unsigned cls, alc_freeobj_t *head, uint32_t n) {
+uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
+    alc_central_t *c = &central[cls];
+    if (want == c->batch && atomic_load_explicit(&c->tc_n, memory_order_relaxed)) {
+        pthread_mutex_lock(&c->tc_lock);
+        uint32_t n = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
+        bool hit = n > 0;
+        if (hit) {
+            *out = c->tc[n - 1];
+            atomic_store_explicit(&c->tc_n, n - 1, memory_order_relaxed);
+            c->tc_taken += want;
+        }
+        pthread_mutex_unlock(&c->tc_lock);
+        if (hit)
+            return want;
+    }
+    return take_from_spans(cls, want, out);
+}
+
+/* Returns n objects to their spans; spans wholly free go to the heap. */
+static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
     pthread_mutex_lock(&c->lock);
@@ -147,21 +183,72 @@ void alc__central_give(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     }
 }
 
+void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
+    alc_central_t *c = &central[cls];
+    /* Tracked sizes are kept per object in its span: those go back at once. */
+    if (pass && n == c->batch && atomic_load_explicit(&c->tc_n, memory_order_relaxed) < c->tc_max &&
+        !alc__config.track_requested) {
+        pthread_mutex_lock(&c->tc_lock);
+        uint32_t k = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
+        bool room = k < c->tc_max;
+        if (room) {
+            c->tc[k] = chain;
+            atomic_store_explicit(&c->tc_n, k + 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&c->tc_lock);
+        if (room)
+            return;
+    }
+    give_to_spans(cls, chain.head, n);
+}
+
+/* Empties the transfer cache of cls into its spans (a thread that exits,
+ * a release of free memory). */
+static void drain_tc(unsigned cls) {
+    alc_central_t *c = &central[cls];
+    for (;;) {
+        pthread_mutex_lock(&c->tc_lock);
+        alc_chain_t ch = {NULL, NULL};
+        uint32_t k = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
+        if (k) {
+            ch = c->tc[k - 1];
+            atomic_store_explicit(&c->tc_n, k - 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&c->tc_lock);
+        if (!ch.head)
+            return;
+        give_to_spans(cls, ch.head, c->batch);
+    }
+}
+
+void alc__central_drain(void) {
+    for (unsigned i = 0; i <= alc__nclasses; i++)
+        if (atomic_load_explicit(&central[i].tc_n, memory_order_relaxed))
+            drain_tc(i);
+}
+
 void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken) {
     alc_central_t *c = &central[cls];
+    pthread_mutex_lock(&c->tc_lock);
     pthread_mutex_lock(&c->lock);
     *spans = c->nspans;
-    *nalloc = c->nalloc;
-    *taken = c->taken;
+    /* Objects waiting in the transfer cache are out of their spans but not in use. */
+    *nalloc = c->nalloc - (uint64_t)atomic_load_explicit(&c->tc_n, memory_order_relaxed) * c->batch;
+    *taken = c->taken + c->tc_taken;
     pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->tc_lock);
 }
 
 void alc__central_lock_all(void) {
-    for (unsigned i = 0; i <= alc__nclasses; i++)
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        pthread_mutex_lock(&central[i].tc_lock);
         pthread_mutex_lock(&central[i].lock);
+    }
 }
 
 void alc__central_unlock_all(void) {
-    for (unsigned i = 0; i <= alc__nclasses; i++)
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
         pthread_mutex_unlock(&central[i].lock);
+        pthread_mutex_unlock(&central[i].tc_lock);
+    }
 }

@@ -17,11 +17,12 @@
  * been idle this long, so a working set that cycles above the threshold
  * keeps its pages instead of faulting them in again on every cycle (the
  * idea of jemalloc's decay, without a background thread: checked as spans
- * are freed). Above HEAP_HARD_FACTOR times the threshold and above four times the
- * pages in use, pages go back at once whatever their age, down to the
- * threshold: RSS falls right after a burst of frees, while a heap whose free
- * pages are the holes between large blocks in use (a working set of mixed
- * large sizes) keeps them rather than fault them in again on every reuse. */
+ * are freed). Pages go back at once, whatever their age, only beyond what
+ * the program had in use in the last second or two (a high-water mark that
+ * decays) and above HEAP_HARD_FACTOR times the threshold and four times the
+ * pages in use: a program that frees its heap and builds it again (a parse,
+ * a request, a frame) reuses the same pages without faulting them in again,
+ * while one that shrinks for good gives the pages back a second later. */
 #define HEAP_IDLE_MS 1000u
 #define HEAP_HARD_FACTOR 4
 
@@ -33,6 +34,9 @@ static struct {
     uint64_t pages_dirty;              /* in free spans, possibly resident */
     uint64_t pages_returned_total;
     uint64_t spans_free, spans_in_use;
+    uint32_t scanned_ms;               /* when release_locked last looked for idle spans */
+    uint64_t hw_cur, hw_prev;          /* most pages in use in this period and the last one */
+    uint32_t hw_ms;                    /* when this period began (periods of HEAP_IDLE_MS) */
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The page source policy, fixed at start-up. */
@@ -57,6 +61,31 @@ void *alc__heap_map_raw(size_t bytes) {
 }
 void alc__heap_lock(void) { pthread_mutex_lock(&H.lock); }
 void alc__heap_unlock(void) { pthread_mutex_unlock(&H.lock); }
+
+static uint32_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
+}
+
+/* Keeps the high-water mark of pages in use, per period of HEAP_IDLE_MS. */
+static void note_in_use(uint32_t now) {
+    if ((uint32_t)(now - H.hw_ms) >= HEAP_IDLE_MS) {
+        H.hw_prev = (uint32_t)(now - H.hw_ms) >= 2 * HEAP_IDLE_MS ? 0 : H.hw_cur;
+        H.hw_cur = 0;
+        H.hw_ms = now;
+    }
+    uint64_t in_use = H.pages_mapped - H.pages_free;
+    if (in_use > H.hw_cur)
+        H.hw_cur = in_use;
+}
+
+/* Free pages the program had in use a moment ago: likely wanted again. */
+static uint64_t recently_used_free(void) {
+    uint64_t hw = H.hw_cur > H.hw_prev ? H.hw_cur : H.hw_prev;
+    uint64_t in_use = H.pages_mapped - H.pages_free;
+    return hw > in_use ? hw - in_use : 0;
+}
 
 static size_t page_bytes(size_t npages) { return npages << alc__page_shift; }
 static uintptr_t span_end(const alc_span_t *s) { return s->start + page_bytes(s->npages); }
@@ -232,6 +261,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
         goto fail_putback;
     }
     H.spans_in_use++;
+    note_in_use(now_ms());
     pthread_mutex_unlock(&H.lock);
     return s;
 
@@ -282,12 +312,6 @@ out:
     return rc;
 }
 
-static uint32_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
-}
-
 /* Returns dirty free spans idle for at least min_idle_ms to the OS, longest
  * first, until at most keep_pages may be resident. */
 static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_ms) {
@@ -323,12 +347,18 @@ void alc__heap_free(alc_span_t *s) {
     H.spans_in_use--;
     coalesce_and_push(s);
     uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
-    if (H.pages_dirty > threshold)
+    /* Ages are judged to a second: a scan for idle spans every 1/8 s at
+     * most, not on every free (the scan walks every free span). */
+    if (H.pages_dirty > threshold && (uint32_t)(now - H.scanned_ms) >= HEAP_IDLE_MS / 8) {
+        H.scanned_ms = now;
         release_locked(threshold / 2, now, HEAP_IDLE_MS);
+    }
+    note_in_use(now);
     uint64_t in_use = H.pages_mapped - H.pages_free;
-    uint64_t hard = HEAP_HARD_FACTOR * threshold;
+    uint64_t hot = recently_used_free();
+    uint64_t hard = HEAP_HARD_FACTOR * threshold + hot;
     if (H.pages_dirty > hard && H.pages_dirty > 4 * in_use)
-        release_locked(threshold, now, 0);
+        release_locked(threshold + hot, now, 0);
     pthread_mutex_unlock(&H.lock);
 }
 

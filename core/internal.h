@@ -79,11 +79,14 @@ ALC_INTERNAL void alc__heap_unlock(void);
 
 /* ---- central.c: per-class span lists ---- */
 ALC_INTERNAL void alc__central_init(void);
-/* Takes up to `want` objects; returns how many, linked from *head. */
-ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_freeobj_t **head);
-/* Gives back n objects linked from head (any spans of class cls). */
-ALC_INTERNAL void alc__central_give(unsigned cls, alc_freeobj_t *head, uint32_t n);
+/* Takes up to `want` objects; returns how many, linked from out->head to
+ * out->tail (whose next is NULL). */
+ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out);
+/* Gives back n objects linked from chain.head to chain.tail (any spans of
+ * class cls); a whole batch may wait in the transfer cache when `pass`. */
+ALC_INTERNAL void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass);
 ALC_INTERNAL uint32_t alc__central_batch(unsigned cls);
+ALC_INTERNAL void alc__central_drain(void);   /* transfer caches back to their spans */
 ALC_INTERNAL void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken);
 ALC_INTERNAL void alc__central_lock_all(void);
 ALC_INTERNAL void alc__central_unlock_all(void);

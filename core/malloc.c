@@ -385,16 +385,16 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
 }
 
 /* The fast path (about 20 instructions for a small class): one compare for
- * tiny, one table load for the class, a pop. Sizes up to 1 KiB need no
- * started-yet test: until start-up and a thread's first allocation its
- * cache is the empty one, whose lists are all empty. */
+ * tiny, one load from the cache's own class table, a pop. Sizes up to 1 KiB
+ * need no started-yet test: until start-up and a thread's first allocation
+ * its cache is the empty one, whose table and lists are all zero. */
 void *alc_malloc(size_t size) {
     alc_cache_t *c = alc__tls_cache;
     if (size < c->tiny_limit)
         return tiny_alloc(c, size);
     unsigned cls;
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
-        cls = alc__class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+        cls = c->class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
     } else {
         if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
             return malloc_slow(size);
@@ -720,6 +720,7 @@ void *alc_pvalloc(size_t size) {
 
 void alc_release_free_memory(void) {
     alc__ensure_started();
+    alc__central_drain();
     alc__heap_release(0);
 }
 

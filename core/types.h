@@ -105,6 +105,10 @@ typedef struct alc_cache {
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
 
+    /* The class of sizes up to 1 KiB: a copy of alc__class8 made when the
+     * cache is, so malloc reads only its own thread's memory (the shared
+     * empty cache's copy is all zeros: list 0, empty). */
+    uint8_t class8[ALC_CLASS8_N];
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this */
 
@@ -123,8 +127,23 @@ typedef struct alc_cache {
     struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */
 } alc_cache_t;
 
+/* A batch of free objects linked through their first words. */
+typedef struct alc_chain {
+    alc_freeobj_t *head, *tail;
+} alc_chain_t;
+
+#define ALC_TC_MAX 16   /* chains a class's transfer cache may hold */
+
 typedef struct alc_central {
-    pthread_mutex_t lock;
+    /* Transfer cache (tcmalloc's): whole batches as chains, moved in O(1)
+     * under a lock of its own held for a few instructions, so a thread that
+     * frees what another allocates does not walk spans or wait for it. */
+    pthread_mutex_t tc_lock;
+    _Atomic uint32_t tc_n;    /* chains held (peeked at without the lock) */
+    uint32_t tc_max;          /* chains held at most */
+    uint64_t tc_taken;        /* objects handed to caches from here, cumulative */
+    alc_chain_t tc[ALC_TC_MAX];
+    _Alignas(64) pthread_mutex_t lock;   /* the spans, on a line of their own */
     alc_span_t *nonempty;     /* spans with a free object */
     uint64_t nspans;
     uint64_t nalloc;          /* objects out of this class's spans */
