@@ -26,7 +26,80 @@ static alc_stats_t retired;
 
 static void thread_exit(void *arg);
 
-void alc__cache_init(void) { pthread_key_create(&cache_key, thread_exit); }
+/* ---- cache sizes, as tcmalloc sizes them ---------------------------------
+ * A list starts able to hold one batch. Each refill or flush it needs lets
+ * it hold one batch more, up to CACHE_CLASS_BYTES of objects (and at least
+ * two batches, at most CACHE_CLASS_MAX objects), while the thread's lists
+ * together stay under CACHE_THREAD_BYTES and all threads' under
+ * CACHE_TOTAL_BYTES. Every CACHE_TRIM_EVENTS refills and flushes, a list
+ * that needed none since the last look is idle: its limit halves and what
+ * it holds beyond goes back to central. */
+#define CACHE_CLASS_BYTES ((uint64_t)1 << 20)
+#define CACHE_CLASS_MAX 8192u
+#define CACHE_THREAD_BYTES ((uint64_t)8 << 20)
+#define CACHE_TOTAL_BYTES ((uint64_t)64 << 20)
+#define CACHE_TRIM_EVENTS 256u
+
+static _Atomic uint64_t total_limit_bytes;   /* limit_bytes of every live cache */
+
+static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass);
+
+static uint32_t class_max[ALC_NLISTS];   /* a list's largest limit, set at start-up */
+
+static void class_max_init(void) {
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        uint32_t b = alc__central_batch(i);
+        uint64_t m = CACHE_CLASS_BYTES / alc__class_size[i];
+        if (m < 2u * b)
+            m = 2u * b;
+        class_max[i] = m > CACHE_CLASS_MAX ? CACHE_CLASS_MAX : (uint32_t)m;
+    }
+}
+
+static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
+    uint64_t size = alc__class_size[cls];
+    int64_t delta = ((int64_t)limit - (int64_t)c->limit[cls]) * (int64_t)size;
+    c->limit[cls] = limit;
+    c->limit_bytes += (uint64_t)delta;
+    atomic_fetch_add_explicit(&total_limit_bytes, (uint64_t)delta, RELAXED);
+    /* Tracking sends every free through the slow path, which records it. */
+    c->lists[cls].fast_max = alc__config.track_requested || alc__config.sbrk ? 0 : (uint16_t)limit;
+}
+
+/* Idle lists give back half of what they may hold. */
+static void trim(alc_cache_t *c) {
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        uint32_t b = alc__central_batch(i);
+        if (c->events[i] == 0 && c->limit[i] > b) {
+            uint32_t limit = c->limit[i] / 2 < b ? b : c->limit[i] / 2;
+            set_limit(c, i, limit);
+            if (c->lists[i].count > limit)
+                give_back(c, i, c->lists[i].count - limit, true);
+        }
+        c->events[i] = 0;
+    }
+    c->slow_events = 0;
+}
+
+/* A list went to central: let it hold a batch more, if the budgets allow. */
+static void grow_limit(alc_cache_t *c, unsigned cls) {
+    if (c->events[cls] < UINT16_MAX)
+        c->events[cls]++;
+    if (++c->slow_events >= CACHE_TRIM_EVENTS)
+        trim(c);
+    uint32_t b = alc__central_batch(cls);
+    uint32_t limit = c->limit[cls] + b;
+    uint64_t more = (uint64_t)b * alc__class_size[cls];
+    if (limit > class_max[cls] || c->limit_bytes + more > CACHE_THREAD_BYTES ||
+        atomic_load_explicit(&total_limit_bytes, RELAXED) + more > CACHE_TOTAL_BYTES)
+        return;
+    set_limit(c, cls, limit);
+}
+
+void alc__cache_init(void) {
+    pthread_key_create(&cache_key, thread_exit);
+    class_max_init();
+}
 
 alc_cache_t *alc__cache_real(void) {
     alc_cache_t *c = alc__tls_cache;
@@ -42,9 +115,7 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_limit = alc__tiny_limit;
     memcpy(c->class8, alc__class8, sizeof c->class8);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        c->limit[i] = 2 * alc__central_batch(i);
-        /* Tracking sends every free through the slow path, which records it. */
-        c->lists[i].fast_max = alc__config.track_requested || alc__config.sbrk ? 0 : (uint16_t)c->limit[i];
+        set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
         /* A popped object's word 1 holds the double-free mark; 8-byte
          * objects have no word 1 and clear their own word 0 instead. */
         c->lists[i].clear_word = alc__class_size[i] >= 16 ? 1 : 0;
@@ -63,6 +134,7 @@ alc_cache_t *alc__cache_real(void) {
 
 void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     alc_cachelist_t *l = &c->lists[cls];
+    grow_limit(c, cls);
     alc_chain_t ch;
     uint32_t n = alc__central_take(cls, alc__central_batch(cls), &ch);
     if (n == 0)
@@ -97,6 +169,7 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
 
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     give_back(c, cls, alc__central_batch(cls), true);
+    grow_limit(c, cls);
 }
 
 void alc__cache_flush_all(alc_cache_t *c) {
@@ -133,6 +206,7 @@ static void thread_exit(void *arg) {
         reg_head = c->reg_next;
     if (c->reg_next)
         c->reg_next->reg_prev = c->reg_prev;
+    atomic_fetch_sub_explicit(&total_limit_bytes, c->limit_bytes, RELAXED);
     bool last = --reg_count <= 1;
     pthread_mutex_unlock(&reg_lock);
     /* With one thread left nothing passes between threads: the transfer

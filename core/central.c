@@ -45,13 +45,19 @@ void alc__central_init(void) {
          * round trip moves enough small objects, few large ones sit idle. */
         uint32_t b = (64u << 10) / size;
         central[i].batch = b < 2 ? 2 : b > 128 ? 128 : b;
+        alc__batch[i] = central[i].batch;
+        /* Empty spans a class keeps rather than hand to the heap: one, or as
+         * many as make 256 KiB, so a class used in bursts does not take its
+         * spans from the heap again (and enter them in the page map) each time. */
+        uint64_t span_bytes = (uint64_t)alc__class_pages[i] << alc__page_shift;
+        central[i].keep_empty = span_bytes >= (256u << 10) ? 1 : (uint32_t)((256u << 10) / span_bytes);
         /* At most about 128 KiB of a class waits in its transfer cache. */
         uint32_t n = (128u << 10) / (central[i].batch * size);
         central[i].tc_max = n < 2 ? 2 : n > ALC_TC_MAX ? ALC_TC_MAX : n;
     }
 }
 
-uint32_t alc__central_batch(unsigned cls) { return central[cls].batch; }
+ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];
 
 static alc_span_t *new_span(unsigned cls) {
     bool tiny = cls == alc__tiny_list;
@@ -98,8 +104,11 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
             if (!s)
                 break;
             c->nspans++;
+            c->nempty++;
             list_add(c, s);
         }
+        if (s->nalloc == 0)
+            c->nempty--;   /* about to hand out its first object */
         uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
         while (got < want) {
             alc_freeobj_t *o = s->freelist;
@@ -147,6 +156,19 @@ uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
     return take_from_spans(cls, want, out);
 }
 
+/* Hands a list of empty spans (linked through next) to the heap. */
+static void free_spans(alc_span_t *empty) {
+    while (empty) {
+        alc_span_t *s = empty;
+        empty = s->next;
+        if (s->kind == ALC_SPAN_TINY)
+            alc__tiny_span_fini(s);
+        alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
+        s->req = NULL;
+        alc__heap_free(s);
+    }
+}
+
 /* Returns n objects to their spans; spans wholly free go to the heap. */
 static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
@@ -161,26 +183,17 @@ static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
         s->nalloc--;
         if (!s->in_central)
             list_add(c, s);
-        /* Keep one span per class even when empty, so a class that is used
-         * in bursts does not go to the heap each time. */
-        if (s->nalloc == 0 && (s->next || s->prev)) {
+        if (s->nalloc == 0 && c->nempty++ >= c->keep_empty) {
             list_del(c, s);
             c->nspans--;
+            c->nempty--;
             s->next = empty;
             empty = s;
         }
     }
     c->nalloc -= n;
     pthread_mutex_unlock(&c->lock);
-    while (empty) {
-        alc_span_t *s = empty;
-        empty = s->next;
-        if (s->kind == ALC_SPAN_TINY)
-            alc__tiny_span_fini(s);
-        alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
-        s->req = NULL;
-        alc__heap_free(s);
-    }
+    free_spans(empty);
 }
 
 void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
@@ -221,10 +234,31 @@ static void drain_tc(unsigned cls) {
     }
 }
 
+/* Hands the heap every empty span of cls but one. */
+static void drop_empty_spans(unsigned cls) {
+    alc_central_t *c = &central[cls];
+    alc_span_t *empty = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (alc_span_t *s = c->nonempty, *next; s && c->nempty > 1; s = next) {
+        next = s->next;
+        if (s->nalloc == 0) {
+            list_del(c, s);
+            c->nspans--;
+            c->nempty--;
+            s->next = empty;
+            empty = s;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    free_spans(empty);
+}
+
 void alc__central_drain(void) {
-    for (unsigned i = 0; i <= alc__nclasses; i++)
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
         if (atomic_load_explicit(&central[i].tc_n, memory_order_relaxed))
             drain_tc(i);
+        drop_empty_spans(i);
+    }
 }
 
 void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken) {

@@ -85,7 +85,8 @@ ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t
 /* Gives back n objects linked from chain.head to chain.tail (any spans of
  * class cls); a whole batch may wait in the transfer cache when `pass`. */
 ALC_INTERNAL void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass);
-ALC_INTERNAL uint32_t alc__central_batch(unsigned cls);
+extern ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];   /* objects per refill / flush, per class */
+ALC_INLINE uint32_t alc__central_batch(unsigned cls) { return alc__batch[cls]; }
 ALC_INTERNAL void alc__central_drain(void);   /* transfer caches back to their spans */
 ALC_INTERNAL void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken);
 ALC_INTERNAL void alc__central_lock_all(void);

@@ -27,12 +27,15 @@ static _Atomic(alc_span_t *) *leaf(uintptr_t key) {
 
 int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
     uintptr_t key = addr >> ALC_PM_SHIFT;
-    size_t frames = npages << (alc__page_shift - ALC_PM_SHIFT);
-    for (size_t i = 0; i < frames; i++, key++) {
+    uintptr_t end = key + (npages << (alc__page_shift - ALC_PM_SHIFT));
+    const uintptr_t mask = ((uintptr_t)1 << ALC_PM_L2_BITS) - 1;
+    while (key < end) {   /* one leaf at a time */
         _Atomic(alc_span_t *) *l2 = leaf(key);
         if (!l2)
             return -ENOMEM;
-        atomic_store_explicit(&l2[key & ((1u << ALC_PM_L2_BITS) - 1)], s, memory_order_release);
+        uintptr_t stop = (key | mask) + 1 < end ? (key | mask) + 1 : end;
+        for (; key < stop; key++)
+            atomic_store_explicit(&l2[key & mask], s, memory_order_release);
     }
     return 0;
 }

@@ -110,7 +110,10 @@ typedef struct alc_cache {
      * empty cache's copy is all zeros: list 0, empty). */
     uint8_t class8[ALC_CLASS8_N];
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
-    uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this */
+    uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
+    uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
+    uint32_t slow_events;                /* refills and flushes since the last trim */
+    uint64_t limit_bytes;                /* sum of limit x object size: this cache's budget in use */
 
     /* Counters written by the owner only (relaxed stores), summed by stats. */
     _Atomic uint64_t tiny_requests;
@@ -149,6 +152,8 @@ typedef struct alc_central {
     uint64_t nalloc;          /* objects out of this class's spans */
     uint64_t taken;           /* objects handed to caches, cumulative */
     uint32_t batch;           /* objects moved per refill / flush */
+    uint32_t nempty;          /* spans with no object out */
+    uint32_t keep_empty;      /* at most this many of them stay here */
 } alc_central_t;
 
 #endif /* ALC_TYPES_H */
