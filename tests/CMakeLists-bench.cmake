@@ -7,7 +7,7 @@
 # ctest lists it as disabled.
 if(TARGET test_bench)
   set(ALC_BENCH_DEPS alloclab alloclab-table)
-  foreach(t alloclab_plugins wl_churn wl_json wl_prodcons wl_larson wl_frag wl_large bench_replay)
+  foreach(t alloclab_plugins wl_churn wl_json wl_prodcons wl_larson wl_frag wl_large wl_mtchurn wl_manythreads bench_replay)
     if(TARGET ${t})
       list(APPEND ALC_BENCH_DEPS ${t})
     endif()
@@ -22,7 +22,7 @@ endif()
 # Each workload at a small scale as a test of its own (its own checks of
 # contents and counts, under whatever malloc the build links: glibc, or a
 # sanitizer's); the multi-threaded ones also run under TSan (tests/run.sh).
-foreach(w churn json prodcons larson frag large)
+foreach(w churn json prodcons larson frag large mtchurn manythreads)
   if(TARGET wl_${w})
     add_test(NAME workload_${w} COMMAND wl_${w} --scale 0.02)
   endif()
