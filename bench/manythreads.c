@@ -90,19 +90,8 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    const char *usage = "[--slots S]";
     int i = wl_init(argc, argv, 16);
-    uint64_t slots = 2000;
-    for (; i < argc; i += 2) {
-        if (i + 1 >= argc)
-            wl_usage_error(argv[0], "option without a value", usage);
-        if (strcmp(argv[i], "--slots") == 0)
-            slots = wl_parse_u64(argv[0], "--slots", argv[i + 1], 10000000, usage);
-        else
-            wl_usage_error(argv[0], "unknown option", usage);
-    }
-    if (slots == 0)
-        wl_usage_error(argv[0], "--slots wants at least 1", usage);
+    uint64_t slots = wl_slots_option(argc, argv, i, 2000);
     int n = wl.threads;
     uint64_t ops = wl_scaled(OPS_PER_THREAD);
     pthread_t tid[WL_MAX_THREADS];
@@ -125,13 +114,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "manythreads: cannot create threads\n");
             return 1;
         }
-    pthread_barrier_wait(&start);
-    wl_start();
-    pthread_barrier_wait(&start);
-    wl_stop();
-    wl_tick();
-    wl_snapshot("steady");
-    pthread_barrier_wait(&start);
+    wl_timed_phases(&start);
     int err = 0;
     for (int k = 0; k < n; k++) {
         pthread_join(tid[k], NULL);

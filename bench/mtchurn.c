@@ -87,19 +87,8 @@ static void *run(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    const char *usage = "[--slots S]";
     int i = wl_init(argc, argv, 2);
-    uint64_t slots = 1024;
-    for (; i < argc; i += 2) {
-        if (i + 1 >= argc)
-            wl_usage_error(argv[0], "option without a value", usage);
-        if (strcmp(argv[i], "--slots") == 0)
-            slots = wl_parse_u64(argv[0], "--slots", argv[i + 1], 10000000, usage);
-        else
-            wl_usage_error(argv[0], "unknown option", usage);
-    }
-    if (slots == 0)
-        wl_usage_error(argv[0], "--slots wants at least 1", usage);
+    uint64_t slots = wl_slots_option(argc, argv, i, 1024);
     int n = wl.threads;
     uint64_t ops = wl_scaled(OPS_PER_THREAD);
     worker_t w[WL_MAX_THREADS];
@@ -117,13 +106,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    pthread_barrier_wait(&start);   /* every thread has its blocks */
-    wl_start();
-    pthread_barrier_wait(&start);   /* every thread has done its steps */
-    wl_stop();
-    wl_tick();
-    wl_snapshot("steady");
-    pthread_barrier_wait(&start);
+    wl_timed_phases(&start);
     int err = 0;
     for (int k = 0; k < n; k++) {
         pthread_join(tid[k], NULL);

@@ -37,6 +37,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <sys/mman.h>
 #include <stdatomic.h>
@@ -307,6 +308,37 @@ static inline void wl_finish(uint64_t ops) {
     printf("result live_end %" PRId64 "\n", wl_live_sum());
     printf("result rss_peak %" PRIu64 "\n", wl_rss_peak());
     fflush(stdout);
+}
+
+/* The only option of a slot-array workload, "--slots S" (S >= 1), parsed
+ * from argv[i] on (i as wl_init returned it). */
+static inline uint64_t wl_slots_option(int argc, char **argv, int i, uint64_t def) {
+    const char *usage = "[--slots S]";
+    uint64_t slots = def;
+    for (; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            wl_usage_error(argv[0], "option without a value", usage);
+        if (strcmp(argv[i], "--slots") == 0)
+            slots = wl_parse_u64(argv[0], "--slots", argv[i + 1], 10000000, usage);
+        else
+            wl_usage_error(argv[0], "unknown option", usage);
+    }
+    if (slots == 0)
+        wl_usage_error(argv[0], "--slots wants at least 1", usage);
+    return slots;
+}
+
+/* The main thread's part in a run of worker threads that meet at a barrier
+ * (of threads + 1) three times: all set up, all done (the timed part lies
+ * between), and the snapshot taken (then they free what they hold). */
+static inline void wl_timed_phases(pthread_barrier_t *b) {
+    pthread_barrier_wait(b);
+    wl_start();
+    pthread_barrier_wait(b);
+    wl_stop();
+    wl_tick();
+    wl_snapshot("steady");
+    pthread_barrier_wait(b);
 }
 
 /* xorshift64: fast, seeded, the same sequence under every allocator. */
