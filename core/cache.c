@@ -27,18 +27,21 @@ static alc_stats_t retired;
 static void thread_exit(void *arg);
 
 /* ---- cache sizes, as tcmalloc sizes them ---------------------------------
- * A list starts able to hold one batch. Each refill or flush it needs lets
- * it hold one batch more, up to CACHE_CLASS_BYTES of objects (and at least
- * two batches, at most CACHE_CLASS_MAX objects), while the thread's lists
+ * A list starts able to hold one batch. Each refill it needs lets it hold
+ * one batch more, up to CACHE_CLASS_BYTES of objects (and at least two
+ * batches, at most CACHE_CLASS_MAX objects), while the thread's lists
  * together stay under CACHE_THREAD_BYTES and all threads' under
- * CACHE_TOTAL_BYTES. Every CACHE_TRIM_EVENTS refills and flushes, a list
- * that needed none since the last look is idle: its limit halves and what
- * it holds beyond goes back to central. */
+ * CACHE_TOTAL_BYTES. A list that overflows CACHE_OVERAGES times with no
+ * refill between (a thread that frees what others allocate) holds a batch
+ * less each time. Every CACHE_TRIM_EVENTS refills and flushes, a list that
+ * needed none since the last look is idle: its limit halves and what it
+ * holds beyond goes back to central. */
 #define CACHE_CLASS_BYTES ((uint64_t)1 << 20)
 #define CACHE_CLASS_MAX 8192u
 #define CACHE_THREAD_BYTES ((uint64_t)8 << 20)
 #define CACHE_TOTAL_BYTES ((uint64_t)64 << 20)
 #define CACHE_TRIM_EVENTS 256u
+#define CACHE_OVERAGES 3u
 
 static _Atomic uint64_t total_limit_bytes;   /* limit_bytes of every live cache */
 
@@ -81,12 +84,18 @@ static void trim(alc_cache_t *c) {
     c->slow_events = 0;
 }
 
-/* A list went to central: let it hold a batch more, if the budgets allow. */
-static void grow_limit(alc_cache_t *c, unsigned cls) {
+/* A list went to central: counted for the idle trim. */
+static void note_event(alc_cache_t *c, unsigned cls) {
     if (c->events[cls] < UINT16_MAX)
         c->events[cls]++;
     if (++c->slow_events >= CACHE_TRIM_EVENTS)
         trim(c);
+}
+
+/* A list ran empty: let it hold a batch more, if the budgets allow. */
+static void grow_limit(alc_cache_t *c, unsigned cls) {
+    note_event(c, cls);
+    c->overages[cls] = 0;
     uint32_t b = alc__central_batch(cls);
     uint32_t limit = c->limit[cls] + b;
     uint64_t more = (uint64_t)b * alc__class_size[cls];
@@ -94,6 +103,16 @@ static void grow_limit(alc_cache_t *c, unsigned cls) {
         atomic_load_explicit(&total_limit_bytes, RELAXED) + more > CACHE_TOTAL_BYTES)
         return;
     set_limit(c, cls, limit);
+}
+
+/* A list overflowed: one that keeps overflowing holds a batch less. */
+static void shrink_limit(alc_cache_t *c, unsigned cls) {
+    note_event(c, cls);
+    uint32_t b = alc__central_batch(cls);
+    if (++c->overages[cls] >= CACHE_OVERAGES && c->limit[cls] > b) {
+        c->overages[cls] = 0;
+        set_limit(c, cls, c->limit[cls] - b);
+    }
 }
 
 void alc__cache_init(void) {
@@ -169,7 +188,10 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
 
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     give_back(c, cls, alc__central_batch(cls), true);
-    grow_limit(c, cls);
+    shrink_limit(c, cls);
+    /* A shrunk limit may leave the list over it: down to the limit now. */
+    if (c->lists[cls].count > c->limit[cls])
+        give_back(c, cls, c->lists[cls].count - c->limit[cls], true);
 }
 
 void alc__cache_flush_all(alc_cache_t *c) {

@@ -112,6 +112,7 @@ typedef struct alc_cache {
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
+    uint8_t overages[ALC_NLISTS];        /* flushes of each list since its last refill */
     uint32_t slow_events;                /* refills and flushes since the last trim */
     uint64_t limit_bytes;                /* sum of limit x object size: this cache's budget in use */
 
