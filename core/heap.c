@@ -29,6 +29,7 @@
 static struct {
     pthread_mutex_t lock;
     alc_span_t *free[HEAP_LISTS];
+    uint64_t nonempty[HEAP_LISTS / 64];   /* bit n: free[n] has a span */
     uint64_t pages_mapped;
     uint64_t pages_free;               /* in free spans */
     uint64_t pages_dirty;              /* in free spans, possibly resident */
@@ -99,16 +100,21 @@ static void list_push(alc_span_t *s) {
     if (*head)
         (*head)->prev = s;
     *head = s;
+    unsigned li = list_of(s->npages);
+    H.nonempty[li / 64] |= (uint64_t)1 << (li % 64);
     H.pages_free += s->npages;
     H.pages_dirty += s->dirty;
     H.spans_free++;
 }
 
 static void list_remove(alc_span_t *s) {
-    if (s->prev)
+    if (s->prev) {
         s->prev->next = s->next;
-    else
-        H.free[list_of(s->npages)] = s->next;
+    } else {
+        unsigned li = list_of(s->npages);
+        if (!(H.free[li] = s->next))
+            H.nonempty[li / 64] &= ~((uint64_t)1 << (li % 64));
+    }
     if (s->next)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
@@ -155,9 +161,13 @@ static void coalesce_and_push(alc_span_t *s) {
 
 /* Smallest free span of at least n pages, taken off its list. */
 static alc_span_t *find(size_t n) {
-    for (size_t i = n; i < HEAP_LISTS; i++) {
-        if (H.free[i]) {
-            alc_span_t *s = H.free[i];
+    /* The first non-empty exact list at or above n, by the bitmap. */
+    for (size_t w = n / 64; n < HEAP_LISTS && w < HEAP_LISTS / 64; w++) {
+        uint64_t bits = H.nonempty[w] & (w == n / 64 ? ~(uint64_t)0 << (n % 64) : ~(uint64_t)0);
+        if (w == 0)
+            bits &= ~(uint64_t)1;   /* free[0] holds the long spans: searched below */
+        if (bits) {
+            alc_span_t *s = H.free[w * 64 + (unsigned)__builtin_ctzll(bits)];
             list_remove(s);
             return s;
         }

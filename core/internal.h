@@ -12,6 +12,14 @@ extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
+/* What free's fast path needs of a class, 16 bytes apart. */
+typedef struct alc_class_fast {
+    uint32_t magic;    /* alc__div_magic of the size */
+    uint32_t size;
+    uint32_t nelems;   /* objects in one of its spans */
+    uint32_t unused;
+} alc_class_fast_t;
+extern ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 extern ALC_INTERNAL _Atomic size_t alc__max_small;    /* 0 until started: everything takes the slow path */
 extern ALC_INTERNAL unsigned alc__nclasses;
 extern ALC_INTERNAL unsigned alc__tiny_list;   /* list index of tiny blocks (== nclasses) */
@@ -34,22 +42,48 @@ ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
 
 /* ---- pagemap.c: 4 KiB frame -> span, for the whole 48-bit space ----
  * Frames, not pages: the smallest page size, so the lookup's shifts are
- * constants whatever page size the config chose. */
+ * constants whatever page size the config chose. Each entry holds the span
+ * and, for a frame of a SMALL span, what free's fast path needs of it in
+ * one word (so free reads the entry and the object, not the span):
+ *   bit 0 set, bits 4..11 the class (so info & 0xff0 is the byte offset of
+ *   the class's 16-byte entries: its cache list, its alc__class_fast),
+ *   bits 12.. the frame's index in its span (so info & ~0xfff is the
+ *   frame's offset in the span). */
 #define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
 #define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
-extern ALC_INTERNAL _Atomic(_Atomic(alc_span_t *) *) alc__pm_l1[ALC_PM_L1_MAX];
+#define ALC_PM_SMALL 1u
+#define ALC_PM_CLS_SHIFT 4
+#define ALC_PM_CLS_MASK 0xff0u
+#define ALC_PM_FRAME_SHIFT 12
 
-ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
+typedef struct alc_pm_entry {
+    _Atomic(alc_span_t *) span;
+    _Atomic uint64_t info;   /* 0, or the SMALL span's class and frame index */
+} alc_pm_entry_t;
+
+extern ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
+
+/* The entry of p's frame, NULL where the heap never had a page. */
+ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
     uintptr_t key = (uintptr_t)p >> ALC_PM_SHIFT;
     uintptr_t i1 = key >> ALC_PM_L2_BITS;
     if (ALC_UNLIKELY(i1 >= ALC_PM_L1_MAX))
         return NULL;
-    _Atomic(alc_span_t *) *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
+    alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
     if (ALC_UNLIKELY(l2 == NULL))
         return NULL;
-    return atomic_load_explicit(&l2[key & ((1u << ALC_PM_L2_BITS) - 1)], memory_order_acquire);
+    return &l2[key & ((1u << ALC_PM_L2_BITS) - 1)];
 }
+
+ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
+    alc_pm_entry_t *e = alc__pagemap_entry(p);
+    return e ? atomic_load_explicit(&e->span, memory_order_acquire) : NULL;
+}
+/* Enters small span s's class in the info of each of its frames (after
+ * alc__pagemap_set named s there). Under the heap lock or before s is
+ * reachable. */
+ALC_INTERNAL void alc__pagemap_set_small(alc_span_t *s);
 /* Both under the heap lock. Return -ENOMEM if a leaf cannot be mapped. */
 ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);
 ALC_INTERNAL int alc__pagemap_set_ends(alc_span_t *s);   /* first and last page */

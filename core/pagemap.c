@@ -1,4 +1,5 @@
-/* Page map: 4 KiB frame -> span, a two-level array over the 48-bit address
+/* Page map: 4 KiB frame -> span (and, for small spans, a word of what
+ * free's fast path needs), a two-level array over the 48-bit address
  * space. The root is static (untouched parts cost no memory); leaves of
  * 2^18 entries are mapped when the heap first owns a page they cover.
  * Invariant: an entry is NULL or names the span that holds the page. Every
@@ -9,13 +10,13 @@
 
 #include "internal.h"
 
-ALC_INTERNAL _Atomic(_Atomic(alc_span_t *) *) alc__pm_l1[ALC_PM_L1_MAX];
+ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
 
-static _Atomic(alc_span_t *) *leaf(uintptr_t key) {
+static alc_pm_entry_t *leaf(uintptr_t key) {
     uintptr_t i1 = key >> ALC_PM_L2_BITS;
     if (i1 >= ALC_PM_L1_MAX)
         return NULL;
-    _Atomic(alc_span_t *) *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_relaxed);
+    alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_relaxed);
     if (!l2) {
         l2 = alc__os_map(sizeof(*l2) << ALC_PM_L2_BITS, 0);
         if (!l2)
@@ -25,19 +26,44 @@ static _Atomic(alc_span_t *) *leaf(uintptr_t key) {
     return l2;
 }
 
-int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
-    uintptr_t key = addr >> ALC_PM_SHIFT;
+/* Calls set(entry, i, arg) for the i-th frame of the npages pages at addr,
+ * one leaf at a time. */
+static int each_frame(uintptr_t addr, size_t npages, void (*set)(alc_pm_entry_t *, size_t, void *),
+                      void *arg) {
+    uintptr_t key = addr >> ALC_PM_SHIFT, first = key;
     uintptr_t end = key + (npages << (alc__page_shift - ALC_PM_SHIFT));
     const uintptr_t mask = ((uintptr_t)1 << ALC_PM_L2_BITS) - 1;
-    while (key < end) {   /* one leaf at a time */
-        _Atomic(alc_span_t *) *l2 = leaf(key);
+    while (key < end) {
+        alc_pm_entry_t *l2 = leaf(key);
         if (!l2)
             return -ENOMEM;
         uintptr_t stop = (key | mask) + 1 < end ? (key | mask) + 1 : end;
         for (; key < stop; key++)
-            atomic_store_explicit(&l2[key & mask], s, memory_order_release);
+            set(&l2[key & mask], key - first, arg);
     }
     return 0;
+}
+
+static void set_span(alc_pm_entry_t *e, size_t i, void *s) {
+    (void)i;
+    atomic_store_explicit(&e->info, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
+}
+
+int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
+    return each_frame(addr, npages, set_span, s);
+}
+
+static void set_small(alc_pm_entry_t *e, size_t i, void *arg) {
+    uint64_t cls = *(const uint8_t *)arg;
+    atomic_store_explicit(&e->info,
+                          ALC_PM_SMALL | cls << ALC_PM_CLS_SHIFT | (uint64_t)i << ALC_PM_FRAME_SHIFT,
+                          memory_order_release);
+}
+
+void alc__pagemap_set_small(alc_span_t *s) {
+    /* Every leaf exists: alc__pagemap_set entered s in all its frames. */
+    each_frame(s->start, s->npages, set_small, &s->cls);
 }
 
 int alc__pagemap_set_ends(alc_span_t *s) {

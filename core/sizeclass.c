@@ -14,6 +14,7 @@ ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 static uint8_t real8[ALC_CLASS8_N];
 static uint8_t real128[ALC_CLASS128_N];
 ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
+ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
 ALC_INTERNAL _Atomic size_t alc__max_small;
 ALC_INTERNAL unsigned alc__nclasses;
@@ -294,6 +295,12 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     /* Tiny blocks: one page's worth of W-byte blocks (8 KiB: 512 of 16). */
     alc__class_size[alc__tiny_list] = cfg->tiny_width ? cfg->tiny_width : 16;
     alc__class_pages[alc__tiny_list] = 1;
+    for (unsigned i = 0; i <= cfg->nclasses; i++) {
+        alc__class_fast[i].magic = alc__div_magic(alc__class_size[i]);
+        alc__class_fast[i].size = alc__class_size[i];
+        alc__class_fast[i].nelems =
+            (uint32_t)(((uint64_t)alc__class_pages[i] * cfg->page_size) / alc__class_size[i]);
+    }
 
     uint32_t largest = cfg->classes[cfg->nclasses - 1].size;
     unsigned c = 0;
