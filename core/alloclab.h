@@ -158,8 +158,9 @@ ALC_API void alc_stats_print(FILE *out);
  * and "alloclab.class.<n>.<key> <value>" per class: for programs to read. */
 ALC_API void alc_stats_write_kv(FILE *out);
 
-/* Returns every cached object of the calling thread to the central lists
- * (as thread exit does). */
+/* Returns every cached object of the calling thread to its span, empties
+ * the transfer caches (batches waiting between threads) the same way, and
+ * hands central's spare empty spans (all but one per class) to the heap. */
 ALC_API void alc_thread_flush(void);
 
 /* Returns free heap pages to the OS now, whatever the threshold. */

@@ -124,7 +124,7 @@ alc_cache_t *alc__cache_real(void) {
     alc_cache_t *c = alc__tls_cache;
     if (c->is_real)
         return c;
-    alc__ensure_started();
+    /* The allocator has started: the callers (malloc.c) saw to it. */
     c = alc__meta_alloc(sizeof *c);
     if (!c)
         return NULL;
@@ -186,6 +186,15 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
 
+void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
+    alc_cachelist_t *l = &c->lists[cls];
+    if (l->count >= c->limit[cls])
+        alc__cache_overflow(c, cls);
+    ((alc_freeobj_t *)p)->next = l->head;
+    l->head = p;
+    __atomic_store_n(&l->count, l->count + 1, __ATOMIC_RELAXED);
+}
+
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);
@@ -194,12 +203,17 @@ void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
         give_back(c, cls, c->lists[cls].count - c->limit[cls], true);
 }
 
-void alc__cache_flush_all(alc_cache_t *c) {
+void alc__cache_flush_all(alc_cache_t *c, bool pass) {
     if (!c->is_real)
         return;
     alc__tiny_retire(c);
-    for (unsigned i = 0; i <= alc__nclasses; i++)
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        /* Whole batches may wait for another thread in the transfer cache. */
+        uint32_t b = alc__central_batch(i);
+        while (pass && c->lists[i].count >= b)
+            give_back(c, i, b, true);
         give_back(c, i, c->lists[i].count, false);
+    }
 }
 
 static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
@@ -219,7 +233,12 @@ static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
 
 static void thread_exit(void *arg) {
     alc_cache_t *c = arg;
-    alc__cache_flush_all(c);
+    pthread_mutex_lock(&reg_lock);
+    bool others = reg_count > 1;
+    pthread_mutex_unlock(&reg_lock);
+    /* A thread that exits while others run (a server's worker) leaves its
+     * batches where the next thread takes them without walking spans. */
+    alc__cache_flush_all(c, others);
     pthread_mutex_lock(&reg_lock);
     fold_counters(&retired, c);
     if (c->reg_prev)
@@ -242,9 +261,11 @@ static void thread_exit(void *arg) {
 }
 
 void alc_thread_flush(void) {
+    if (!atomic_load_explicit(&alc__started, memory_order_acquire))
+        return;   /* nothing was ever allocated */
     alc_cache_t *c = alc__tls_cache;
     if (c->is_real)
-        alc__cache_flush_all(c);
+        alc__cache_flush_all(c, false);
     alc__central_drain();   /* and what waits between threads, so spans can go back */
 }
 

@@ -129,10 +129,13 @@ ALC_INTERNAL void alc__central_unlock_all(void);
 /* ---- cache.c: thread caches ---- */
 extern ALC_INTERNAL __thread alc_cache_t *alc__tls_cache __attribute__((tls_model("initial-exec")));
 extern ALC_INTERNAL alc_cache_t alc__empty_cache;
-ALC_INTERNAL alc_cache_t *alc__cache_real(void);   /* the thread's own cache, made if needed */
+/* The thread's own cache, made if needed (the allocator must have started). */
+ALC_INTERNAL alc_cache_t *alc__cache_real(void);
+/* Pushes free object p on list cls, flushing a batch first if it is full. */
+ALC_INTERNAL void alc__cache_push(alc_cache_t *c, unsigned cls, void *p);
 ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
 ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
-ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c);
+ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c, bool pass);
 ALC_INTERNAL void alc__cache_init(void);
 ALC_INTERNAL void alc__cache_registry_lock(void);
 ALC_INTERNAL void alc__cache_registry_unlock(void);
@@ -163,7 +166,6 @@ ALC_INTERNAL void alc__ensure_started(void);
 extern ALC_INTERNAL _Atomic int alc__started;
 extern ALC_INTERNAL uintptr_t alc__secret;   /* free objects carry (address ^ secret) in word 1 */
 ALC_INTERNAL _Noreturn void alc__fatal_pointer(const char *what, const void *p);
-ALC_INTERNAL void alc__push_free(alc_cache_t *c, unsigned cls, void *p);
 ALC_INTERNAL void alc__large_stats(alc_stats_t *st);
 
 #endif /* ALC_INTERNAL_H */

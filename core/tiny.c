@@ -81,17 +81,11 @@ void alc__tiny_retire(alc_cache_t *c) {
     c->tiny_off = 0;
     c->tiny_pieces = 0;
     if ((uint8_t)(old + delta) == 0)
-        alc__push_free(c, alc__tiny_list, block);
+        alc__cache_push(c, alc__tiny_list, block);
 }
 
 void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
-    if (!c->is_real) {
-        if (!alc__cache_real()) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        return alc_malloc(size);
-    }
+    /* Only a real cache has a tiny limit above 0, so c is one. */
     unsigned T = alc__tiny_list;
     alc_cachelist_t *l = &c->lists[T];
     alc_freeobj_t *blk = l->head;
@@ -156,5 +150,5 @@ void alc__tiny_free(alc_span_t *s, void *p) {
     if (old == 0)
         alc__fatal_pointer("free(): double free of a tiny piece", p);
     if (old == 1)
-        alc__push_free(c, alc__tiny_list, (void *)block);
+        alc__cache_push(c, alc__tiny_list, (void *)block);
 }
