@@ -54,7 +54,7 @@ static _Atomic uint8_t *ends_of(const alc_span_t *s, size_t b) { return count_of
 /* Size of the piece at offset o of the block whose map is e: from o to the
  * first piece end at or after it; 0 if none. Pieces start at multiples of 8
  * by default, so the first byte read usually holds the end. */
-static size_t piece_size_at(_Atomic uint8_t *e, unsigned o, unsigned width) {
+ALC_INLINE size_t piece_size_at(_Atomic uint8_t *e, unsigned o, unsigned width) {
     unsigned bit = o & 7;
     for (unsigned i = o >> 3; i < width / 8; i++, bit = 0) {
         unsigned byte = atomic_load_explicit(&e[i], RELAXED) >> bit;
@@ -71,6 +71,11 @@ static size_t piece_size(const alc_span_t *s, const void *p) {
 
 size_t alc__tiny_usable(const alc_span_t *s, const void *p) { return piece_size(s, p); }
 
+/* The retired block had no piece left: back to the list. */
+static ALC_NOINLINE void retire_empty(alc_cache_t *c, void *block) {
+    alc__cache_push(c, alc__tiny_list, block);
+}
+
 void alc__tiny_retire(alc_cache_t *c) {
     if (!c->tiny)
         return;
@@ -81,8 +86,10 @@ void alc__tiny_retire(alc_cache_t *c) {
     c->tiny_off = 0;
     c->tiny_pieces = 0;
     if ((uint8_t)(old + delta) == 0)
-        alc__cache_push(c, alc__tiny_list, block);
+        retire_empty(c, block);
 }
+
+static ALC_NOINLINE void *refill(alc_cache_t *c, unsigned T) { return alc__cache_refill(c, T); }
 
 void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     /* Only a real cache has a tiny limit above 0, so c is one. */
@@ -92,16 +99,25 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     if (blk) {
         l->head = blk->next;
         __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
-    } else if (!(blk = alc__cache_refill(c, T))) {
+    } else if (!(blk = refill(c, T))) {
         errno = ENOMEM;
         return NULL;
     }
     alc_span_t *s = alc__pagemap_lookup(blk);
     size_t b = block_index(s, blk);
     _Atomic uint8_t *ends = ends_of(s, b);
-    unsigned end = (unsigned)size - 1;
-    for (unsigned i = 0; i < c->tiny_width / 8; i++)   /* the map, with this piece's end */
-        atomic_store_explicit(&ends[i], (uint8_t)(i == end / 8 ? 1u << (end & 7) : 0), RELAXED);
+    uint32_t map = 1u << (size - 1);   /* the block's map: this piece's end only */
+    switch (c->tiny_width) {
+    case 32:
+        atomic_store_explicit(&ends[3], (uint8_t)(map >> 24), RELAXED);
+        atomic_store_explicit(&ends[2], (uint8_t)(map >> 16), RELAXED);
+        /* fall through */
+    case 16:
+        atomic_store_explicit(&ends[1], (uint8_t)(map >> 8), RELAXED);
+        /* fall through */
+    default:
+        atomic_store_explicit(&ends[0], (uint8_t)map, RELAXED);
+    }
     BUMP(c->tiny_blocks, 1);
     BUMP(c->tiny_requests, 1);
     BUMP(c->tiny_bytes_alloc, size);
