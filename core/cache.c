@@ -66,7 +66,9 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     c->limit_bytes += (uint64_t)delta;
     atomic_fetch_add_explicit(&total_limit_bytes, (uint64_t)delta, RELAXED);
     /* Tracking sends every free through the slow path, which records it. */
-    c->lists[cls].fast_max = alc__config.track_requested || alc__config.sbrk ? 0 : (uint16_t)limit;
+    bool slow = alc__config.track_requested || alc__config.sbrk ||
+                atomic_load_explicit(&alc__trace_hook, RELAXED);
+    c->lists[cls].fast_max = slow ? 0 : (uint16_t)limit;
 }
 
 /* Idle lists give back half of what they may hold. */
@@ -131,7 +133,7 @@ alc_cache_t *alc__cache_real(void) {
     c->is_real = true;
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
-    c->tiny_limit = alc__tiny_limit;
+    c->tiny_limit = atomic_load_explicit(&alc__trace_hook, RELAXED) ? 0 : alc__tiny_limit;
     memcpy(c->class8, alc__class8, sizeof c->class8);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
@@ -184,6 +186,13 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     last->next = NULL;
     __atomic_store_n(&l->count, l->count - k, __ATOMIC_RELAXED);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
+}
+
+void alc__cache_all_slow(alc_cache_t *c) {
+    c->tiny_limit = 0;
+    memcpy(c->class8, alc__class8, sizeof c->class8);
+    for (unsigned i = 0; i <= alc__nclasses; i++)
+        c->lists[i].fast_max = 0;
 }
 
 void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {

@@ -14,8 +14,9 @@
 
 #define ALC_EXPORT __attribute__((visibility("default")))
 
-/* Trace operations (trace.c, bench/README.md). */
-enum { T_MALLOC = 1, T_FREE, T_CALLOC, T_REALLOC, T_ALIGNED };
+/* malloc and free are alc_malloc and alc_free themselves (aliases made in
+ * malloc.c for this library), with no wrapper; while a trace is on their
+ * slow paths record them. The rest of the family records here. */
 extern ALC_INTERNAL _Atomic int alc__tracing;
 ALC_INTERNAL void alc__trace(unsigned op, size_t size, const void *result, uintptr_t arg);
 #define TRACE(op, size, result, arg)                                                   \
@@ -23,32 +24,7 @@ ALC_INTERNAL void alc__trace(unsigned op, size_t size, const void *result, uintp
         if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))   \
             alc__trace((op), (size), (result), (uintptr_t)(arg));                      \
     } while (0)
-
-/* malloc and free test the trace flag and jump to the allocator: three
- * instructions, no frame. */
-static ALC_NOINLINE void *malloc_traced(size_t size) {
-    void *p = alc_malloc(size);
-    TRACE(T_MALLOC, size, p, 0);
-    return p;
-}
-
-ALC_EXPORT void *malloc(size_t size) {
-    if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))
-        return malloc_traced(size);
-    return alc_malloc(size);
-}
-
-static ALC_NOINLINE void free_traced(void *p) {
-    TRACE(T_FREE, 0, p, 0);
-    alc_free(p);
-}
-
-ALC_EXPORT void free(void *p) {
-    if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))
-        free_traced(p);
-    else
-        alc_free(p);
-}
+enum { T_CALLOC = ALC_TRACE_CALLOC, T_REALLOC = ALC_TRACE_REALLOC, T_ALIGNED = ALC_TRACE_ALIGNED };
 
 ALC_EXPORT void *calloc(size_t n, size_t size) {
     void *p = alc_calloc(n, size);

@@ -31,6 +31,8 @@ extern ALC_INTERNAL unsigned alc__page_shift;
 extern ALC_INTERNAL alc_config_t alc__config;
 
 ALC_INTERNAL void alc__sizeclass_install(const alc_config_t *cfg);
+/* Points the fast path's lookups at the empty list (tracing; see malloc.c). */
+ALC_INTERNAL void alc__sizeclass_all_slow(void);
 /* alc_config_generate with pages per span from a span policy (NULL: Go's rule). */
 ALC_INTERNAL int alc__generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
                                double max_waste, const alc_policy_ref_t *span, alc_error_t *err);
@@ -136,6 +138,8 @@ ALC_INTERNAL void alc__cache_push(alc_cache_t *c, unsigned cls, void *p);
 ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
 ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
 ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c, bool pass);
+/* Sends every malloc and free of cache c to the slow paths (tracing). */
+ALC_INTERNAL void alc__cache_all_slow(alc_cache_t *c);
 ALC_INTERNAL void alc__cache_init(void);
 ALC_INTERNAL void alc__cache_registry_lock(void);
 ALC_INTERNAL void alc__cache_registry_unlock(void);
@@ -162,6 +166,11 @@ ALC_INTERNAL int alc__policy_load(const char *name, unsigned kind, const config_
 ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size_t len);
 
 /* ---- malloc.c: entry points and the reporting of misuse ---- */
+/* Records one call of the malloc family (the drop-in library's trace.c). */
+enum { ALC_TRACE_MALLOC = 1, ALC_TRACE_FREE, ALC_TRACE_CALLOC, ALC_TRACE_REALLOC, ALC_TRACE_ALIGNED };
+typedef void (*alc_trace_hook_t)(unsigned op, size_t size, const void *result, uintptr_t arg);
+extern ALC_INTERNAL _Atomic(alc_trace_hook_t) alc__trace_hook;   /* NULL: not tracing */
+ALC_INTERNAL void alc__trace_begin(alc_trace_hook_t hook);
 ALC_INTERNAL void alc__ensure_started(void);
 extern ALC_INTERNAL _Atomic int alc__started;
 extern ALC_INTERNAL uintptr_t alc__secret;   /* free objects carry (address ^ secret) in word 1 */

@@ -79,7 +79,10 @@
 #include "alloclab_policy.h"
 #include "internal.h"
 
+#define ALC_EXPORT_ALIAS __attribute__((visibility("default")))
+
 ALC_INTERNAL _Atomic int alc__started;
+ALC_INTERNAL _Atomic(alc_trace_hook_t) alc__trace_hook;
 ALC_INTERNAL uintptr_t alc__secret;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -406,8 +409,9 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
 /* The fast path (about 20 instructions for a small class): one compare for
  * tiny, one load from the cache's own class table, a pop. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
- * its cache is the empty one, whose table and lists are all zero. */
-void *alc_malloc(size_t size) {
+ * its cache is the empty one, whose table and lists are all zero. `slow`
+ * is a constant at every use: the entry point's own slow side. */
+ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
     if (size < c->tiny_limit)
         return tiny_alloc(c, size);
@@ -416,23 +420,38 @@ void *alc_malloc(size_t size) {
         cls = c->class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
     } else {
         if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
-            return malloc_slow(size);
+            return slow(size);
         cls = alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
     }
     void *p = pop_inline(&c->lists[cls]);
     if (ALC_UNLIKELY(!p))
-        return malloc_slow(size);
+        return slow(size);
     return p;
 }
 
 static void *pop(alc_cachelist_t *l) { return pop_inline(l); }
+
+/* The public entry's slow side records the call when the drop-in library
+ * traces (it then sends every call here: see alc__trace_begin). */
+static ALC_NOINLINE void *malloc_slow_public(size_t size) {
+    void *p = malloc_slow(size);
+    alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
+    if (ALC_UNLIKELY(hook != NULL))
+        hook(ALC_TRACE_MALLOC, size, p, 0);
+    return p;
+}
+
+void *alc_malloc(size_t size) { return malloc_fast(size, malloc_slow_public); }
+
+/* For the rest of the family: allocates without being recorded as malloc. */
+static void *malloc_internal(size_t size) { return malloc_fast(size, malloc_slow); }
 
 static ALC_NOINLINE void *malloc_slow(size_t size) {
     if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
         if (booting())
             return boot_alloc(size, 16);
         alc__ensure_started();
-        return alc_malloc(size);
+        return malloc_internal(size);
     }
     if (alc__config.sbrk)
         return sbrk_alloc(size, 16);
@@ -444,8 +463,11 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
             errno = ENOMEM;
             return NULL;
         }
-        return alc_malloc(size);
+        return malloc_internal(size);
     }
+    /* Every call comes here while tracing: tiny pieces as usual. */
+    if (size < alc__tiny_limit && atomic_load_explicit(&alc__trace_hook, memory_order_relaxed))
+        return tiny_alloc(c, size);
     return small_alloc(c, alc__size_to_class(size + (size == 0)), size);
 }
 
@@ -465,11 +487,11 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
  * class and place in the span in the entry, so the object's start is
  * checked against the class's constants without reading the span; an
  * object not marked free goes on the thread's list while the list is
- * under its limit. Everything else: free_slow. */
-void alc_free(void *p) {
+ * under its limit. Everything else: `other`, a constant at every use. */
+ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
     alc_pm_entry_t *e = alc__pagemap_entry(p);
     if (ALC_UNLIKELY(!e)) {
-        free_slow(p, NULL);
+        other(p, NULL);
         return;
     }
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
@@ -495,13 +517,38 @@ void alc_free(void *p) {
             }
         }
     }
-    alc_span_t *s = atomic_load_explicit(&e->span, memory_order_acquire);
+    other(p, e);
+}
+
+/* A free that is not a push on the thread's list: tiny, or free_slow. */
+static ALC_NOINLINE void free_other(void *p, alc_pm_entry_t *e) {
+    alc_span_t *s = e ? atomic_load_explicit(&e->span, memory_order_acquire) : NULL;
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
         alc__tiny_free(s, p);
         return;
     }
     free_slow(p, s);
 }
+
+/* The public entry's: records the call first when the drop-in library traces. */
+static ALC_NOINLINE void free_other_public(void *p, alc_pm_entry_t *e) {
+    alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
+    if (ALC_UNLIKELY(hook != NULL))
+        hook(ALC_TRACE_FREE, 0, p, 0);
+    free_other(p, e);
+}
+
+void alc_free(void *p) { free_fast(p, free_other_public); }
+
+#ifdef ALC_DROPIN
+/* The drop-in library's malloc and free: these very functions, so a
+ * program's call costs no wrapper and no second jump. */
+ALC_EXPORT_ALIAS void *malloc(size_t size) __attribute__((alias("alc_malloc")));
+ALC_EXPORT_ALIAS void free(void *p) __attribute__((alias("alc_free")));
+#endif
+
+/* For the rest of the family: frees without being recorded as free. */
+static void free_internal(void *p) { free_fast(p, free_other); }
 
 static void free_large(alc_span_t *s, void *p) {
     if ((uintptr_t)p != s->start)
@@ -593,7 +640,7 @@ void *alc_calloc(size_t nmemb, size_t size) {
         }
         return p;
     }
-    void *p = alc_malloc(total);
+    void *p = malloc_internal(total);
     if (p)
         memset(p, 0, total);
     return p;
@@ -601,9 +648,9 @@ void *alc_calloc(size_t nmemb, size_t size) {
 
 void *alc_realloc(void *p, size_t size) {
     if (!p)
-        return alc_malloc(size);
+        return malloc_internal(size);
     if (size == 0) {   /* glibc: free and return NULL */
-        alc_free(p);
+        free_internal(p);
         return NULL;
     }
     size_t old = alc_usable_size(p);
@@ -648,11 +695,11 @@ void *alc_realloc(void *p, size_t size) {
         }
         break;
     }
-    void *q = alc_malloc(size);
+    void *q = malloc_internal(size);
     if (!q)
         return NULL;   /* p is left as it was */
     memcpy(q, p, old < size ? old : size);
-    alc_free(p);
+    free_internal(p);
     return q;
 }
 
@@ -678,7 +725,7 @@ static void *aligned(size_t align, size_t size) {
         return sbrk_alloc(size, align);
     size_t requested = size;
     if (align <= 8 && size >= alc__tiny_limit)
-        return alc_malloc(size);   /* every class is a multiple of 8 */
+        return malloc_internal(size);   /* every class is a multiple of 8 */
     if (size == 0)
         size = 1;
     if (align <= alc__page_size && size <= alc__max_small) {
@@ -752,6 +799,20 @@ void alc_release_free_memory(void) {
     alc__ensure_started();
     alc__central_drain();
     alc__heap_release(0);
+}
+
+/* From now on every malloc and free of every thread takes its slow side,
+ * which calls hook: the global tables and the calling thread's cache send
+ * the fast paths there (as tracking sizes does), and caches made later
+ * start that way (cache.c reads alc__trace_hook). Called by the drop-in
+ * library's constructor, while the program has one thread. */
+void alc__trace_begin(alc_trace_hook_t hook) {
+    alc__ensure_started();
+    alc__sizeclass_all_slow();
+    alc_cache_t *c = alc__tls_cache;
+    atomic_store_explicit(&alc__trace_hook, hook, memory_order_release);
+    if (c->is_real)
+        alc__cache_all_slow(c);
 }
 
 void alc__large_stats(alc_stats_t *st) {

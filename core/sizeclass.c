@@ -331,6 +331,11 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     atomic_store_explicit(&alc__max_small, largest, memory_order_release);
 }
 
+void alc__sizeclass_all_slow(void) {
+    memset(alc__class8, ALC_EMPTY_LIST, sizeof alc__class8);
+    memset(alc__class128, ALC_EMPTY_LIST, sizeof alc__class128);
+}
+
 unsigned alc__size_to_class(size_t size) {
     if (size <= ALC_SMALL_MAX - 8)
         return real8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];

@@ -104,6 +104,13 @@ void alc__trace(unsigned op, size_t size, const void *result, uintptr_t arg) {
     }
 }
 
+/* What the allocator's slow paths call for every malloc and free while a
+ * trace is on (alc__trace_begin sends every call to them). */
+static void record(unsigned op, size_t size, const void *result, uintptr_t arg) {
+    if (atomic_load_explicit(&alc__tracing, memory_order_relaxed))
+        alc__trace(op, size, result, arg);
+}
+
 /* A forked child shares the file and the inherited buffers: it stops tracing. */
 static void trace_child(void) {
     atomic_store(&alc__tracing, 0);
@@ -142,6 +149,7 @@ __attribute__((constructor)) static void trace_start(void) {
     pthread_key_create(&trace_key, thread_done);
     pthread_atfork(NULL, NULL, trace_child);
     atomic_store(&alc__tracing, 1);
+    alc__trace_begin(record);
 }
 
 __attribute__((destructor)) static void trace_stop(void) {
