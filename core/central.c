@@ -92,6 +92,37 @@ static alc_span_t *new_span(unsigned cls) {
     return s;
 }
 
+/* Up to k objects of span s onto the front of *list (*tail: its last):
+ * returned ones first, then a run of never-used ones linked in address
+ * order in one pass. Returns how many. */
+static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_freeobj_t **tail) {
+    uint32_t got = 0;
+    for (; got < k && s->freelist; got++) {
+        alc_freeobj_t *o = s->freelist;
+        s->freelist = o->next;
+        o->next = *list;
+        if (!*list)
+            *tail = o;
+        *list = o;
+    }
+    uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
+    if (got < k && s->carve < limit) {
+        uint32_t m = (uint32_t)((limit - s->carve) / s->elemsize);
+        m = m < k - got ? m : k - got;
+        uintptr_t first = s->carve, last = first + (uintptr_t)(m - 1) * s->elemsize;
+        for (uintptr_t o = first; o < last; o += s->elemsize)
+            ((alc_freeobj_t *)o)->next = (alc_freeobj_t *)(o + s->elemsize);
+        ((alc_freeobj_t *)last)->next = *list;
+        if (!*list)
+            *tail = (alc_freeobj_t *)last;
+        *list = (alc_freeobj_t *)first;
+        s->carve = last + s->elemsize;
+        got += m;
+    }
+    s->nalloc += got;
+    return got;
+}
+
 /* Objects taken off the class's spans, up to want; builds out. */
 static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
@@ -114,24 +145,7 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
         }
         if (s->nalloc == 0)
             c->nempty--;   /* about to hand out its first object */
-        uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
-        while (got < want) {
-            alc_freeobj_t *o = s->freelist;
-            if (o) {
-                s->freelist = o->next;
-            } else if (s->carve < limit) {
-                o = (alc_freeobj_t *)s->carve;
-                s->carve += s->elemsize;
-            } else {
-                break;
-            }
-            o->next = list;
-            list = o;
-            if (!tail)
-                tail = o;
-            s->nalloc++;
-            got++;
-        }
+        got += take_from(s, want - got, &list, &tail);
         if (s->nalloc == s->nelems)
             list_del(c, s);
     }
@@ -178,11 +192,17 @@ static void free_spans(alc_span_t *empty) {
 static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
+    alc_span_t *s = NULL;
+    uintptr_t lo = 0, hi = 0;   /* s's bytes: objects of one span often come together */
     pthread_mutex_lock(&c->lock);
     for (uint32_t i = 0; i < n && head; i++) {
         alc_freeobj_t *o = head;
         head = o->next;
-        alc_span_t *s = alc__pagemap_lookup(o);
+        if ((uintptr_t)o - lo >= hi - lo) {
+            s = alc__pagemap_lookup(o);
+            lo = s->start;
+            hi = lo + (s->npages << alc__page_shift);
+        }
         o->next = s->freelist;
         s->freelist = o;
         s->nalloc--;
