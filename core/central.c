@@ -70,7 +70,6 @@ static alc_span_t *new_span(unsigned cls) {
     s->elemsize = size;
     s->magic = alc__div_magic(size);
     s->nelems = (uint32_t)((s->npages << alc__page_shift) / size);
-    s->fast_n = kind == ALC_SPAN_SMALL ? s->nelems : 0;
     if (kind == ALC_SPAN_SMALL) {   /* free's fast path reads the class from the page map */
         alc__heap_lock();
         alc__pagemap_set_small(s);

@@ -343,7 +343,6 @@ static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_
 }
 
 void alc__heap_free(alc_span_t *s) {
-    s->fast_n = 0;   /* no object of it may take free's fast path */
     pthread_mutex_lock(&H.lock);
     if (s->kind == ALC_SPAN_LARGE)
         clear_ends(s);

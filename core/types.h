@@ -53,7 +53,7 @@ typedef struct alc_freeobj {
 } alc_freeobj_t;
 
 typedef struct alc_span {
-    /* Read by free's fast path: keep first. */
+    /* Read by free's slow paths and tiny frees: keep first. */
     uint8_t kind;             /* enum alc_span_kind */
     uint8_t cls;              /* class index, or the tiny list index */
     uint8_t zero;             /* pages known to read as zero */
@@ -62,8 +62,6 @@ typedef struct alc_span {
     uintptr_t start;          /* first byte */
     uint32_t magic;           /* offset / elemsize == (offset * magic) >> 32 */
     uint32_t nelems;          /* objects the span holds */
-    uint32_t fast_n;          /* nelems for a SMALL span, 0 for any other: free's fast path
-                                 tests the object index against it, and so the kind too */
     size_t npages;
     size_t dirty;             /* free span: pages that may be resident (at most npages) */
     uint32_t freed_ms;        /* free span: when its newest pages were freed (coarse clock) */
