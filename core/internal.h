@@ -49,15 +49,13 @@ ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
  * one word (so free reads the entry and the object, not the span):
  *   bit 0 set, bits 4..11 the class (so info & 0xff0 is the byte offset of
  *   the class's 16-byte entries: its cache list, its alc__class_fast),
- *   bits 12.. the frame's index in its span (so info & ~0xfff is the
- *   frame's offset in the span). */
+ *   bits 12.. the span's first byte (4 KiB aligned: info & ~0xfff). */
 #define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
 #define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
 #define ALC_PM_SMALL 1u
 #define ALC_PM_CLS_SHIFT 4
 #define ALC_PM_CLS_MASK 0xff0u
-#define ALC_PM_FRAME_SHIFT 12
 
 typedef struct alc_pm_entry {
     _Atomic(alc_span_t *) span;
@@ -68,14 +66,16 @@ extern ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
 
 /* The entry of p's frame, NULL where the heap never had a page. */
 ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
-    uintptr_t key = (uintptr_t)p >> ALC_PM_SHIFT;
-    uintptr_t i1 = key >> ALC_PM_L2_BITS;
+    uintptr_t i1 = (uintptr_t)p >> (ALC_PM_SHIFT + ALC_PM_L2_BITS);
     if (ALC_UNLIKELY(i1 >= ALC_PM_L1_MAX))
         return NULL;
     alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
     if (ALC_UNLIKELY(l2 == NULL))
         return NULL;
-    return &l2[key & ((1u << ALC_PM_L2_BITS) - 1)];
+    /* The entry's byte offset in its leaf straight from p: one shift, one mask. */
+    _Static_assert(sizeof(alc_pm_entry_t) == 16, "entries are 16 bytes");
+    uintptr_t at = ((uintptr_t)p >> (ALC_PM_SHIFT - 4)) & ((((uintptr_t)1 << ALC_PM_L2_BITS) - 1) << 4);
+    return (alc_pm_entry_t *)((char *)l2 + at);
 }
 
 ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {

@@ -497,7 +497,7 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
     if (ALC_LIKELY(info & ALC_PM_SMALL)) {
         uintptr_t cls16 = (uintptr_t)info & ALC_PM_CLS_MASK;   /* class x 16 */
-        uintptr_t off = ((uintptr_t)p & 0xfff) + ((uintptr_t)info & ~(uintptr_t)0xfff);
+        uintptr_t off = (uintptr_t)p - ((uintptr_t)info & ~(uintptr_t)0xfff);   /* in the span */
         const alc_class_fast_t *k = (const alc_class_fast_t *)((const char *)alc__class_fast + cls16);
         uint32_t idx = (uint32_t)((off * k->magic) >> 32);
         if (ALC_LIKELY((uintptr_t)idx * k->size == off && idx < k->nelems)) {

@@ -55,15 +55,15 @@ int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
 }
 
 static void set_small(alc_pm_entry_t *e, size_t i, void *arg) {
-    uint64_t cls = *(const uint8_t *)arg;
-    atomic_store_explicit(&e->info,
-                          ALC_PM_SMALL | cls << ALC_PM_CLS_SHIFT | (uint64_t)i << ALC_PM_FRAME_SHIFT,
+    (void)i;
+    const alc_span_t *s = arg;
+    atomic_store_explicit(&e->info, (uint64_t)s->start | (uint64_t)s->cls << ALC_PM_CLS_SHIFT | ALC_PM_SMALL,
                           memory_order_release);
 }
 
 void alc__pagemap_set_small(alc_span_t *s) {
     /* Every leaf exists: alc__pagemap_set entered s in all its frames. */
-    each_frame(s->start, s->npages, set_small, &s->cls);
+    each_frame(s->start, s->npages, set_small, s);
 }
 
 int alc__pagemap_set_ends(alc_span_t *s) {
