@@ -71,6 +71,12 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     c->lists[cls].fast_max = slow ? 0 : (uint16_t)limit;
 }
 
+/* The cache's copy of the small class table, as list offsets. */
+static void copy_class8(alc_cache_t *c) {
+    for (unsigned i = 0; i < ALC_CLASS8_N; i++)
+        c->list_at[i] = (uint16_t)(alc__class8[i] * sizeof(alc_cachelist_t));
+}
+
 /* Idle lists give back half of what they may hold. */
 static void trim(alc_cache_t *c) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
@@ -134,7 +140,7 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
     c->tiny_limit = atomic_load_explicit(&alc__trace_hook, RELAXED) ? 0 : alc__tiny_limit;
-    memcpy(c->class8, alc__class8, sizeof c->class8);
+    copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
         /* A popped object's word 1 holds the double-free mark; 8-byte
@@ -190,7 +196,7 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
 
 void alc__cache_all_slow(alc_cache_t *c) {
     c->tiny_limit = 0;
-    memcpy(c->class8, alc__class8, sizeof c->class8);
+    copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++)
         c->lists[i].fast_max = 0;
 }

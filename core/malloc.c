@@ -22,8 +22,8 @@
  *      by the piece's size (16/8/4/2, the seed's rule extended to 16) and at
  *      least to tiny.align (8 by default, what C compilers assume of
  *      malloc). A block full: a fresh one from the tiny list.
- *   2. n <= the largest class: class = the cache's own copy of class8
- *      [(n+7)/8] (up to 1 KiB) or class128[...], pop the thread's list for
+ *   2. n <= the largest class: the list's offset from the cache's own copy
+ *      of class8[(n+7)/8] (up to 1 KiB) or class128[...]; pop the list for
  *      that class. No lock, no atomic read-modify-write, no indirect call;
  *      one unlikely branch. About 20 instructions.
  *   3. The list empty: a batch from central, as one chain from its transfer
@@ -373,13 +373,6 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     return (void *)s->start;
 }
 
-/* Class index for a small size; the size must be <= alc__max_small. */
-ALC_INLINE unsigned class_of(size_t size) {
-    return size <= ALC_SMALL_MAX - 8
-               ? alc__class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV]
-               : alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
-}
-
 /* The tiny fast path: bump inside the thread's current block. */
 ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     size_t n = size + (size == 0);   /* malloc(0): a unique 1-byte piece */
@@ -407,7 +400,7 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
 }
 
 /* The fast path (about 20 instructions for a small class): one compare for
- * tiny, one load from the cache's own class table, a pop. Sizes up to 1 KiB
+ * tiny, one load from the cache's own class table (of list offsets), a pop. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
  * its cache is the empty one, whose table and lists are all zero. `slow`
  * is a constant at every use: the entry point's own slow side. */
@@ -415,15 +408,16 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
     if (size < c->tiny_limit)
         return tiny_alloc(c, size);
-    unsigned cls;
+    size_t at;   /* byte offset of the class's list */
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
-        cls = c->class8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+        at = c->list_at[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
     } else {
         if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
             return slow(size);
-        cls = alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
+        at = alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV] *
+             sizeof(alc_cachelist_t);
     }
-    void *p = pop_inline(&c->lists[cls]);
+    void *p = pop_inline((alc_cachelist_t *)((char *)c->lists + at));
     if (ALC_UNLIKELY(!p))
         return slow(size);
     return p;

@@ -103,10 +103,11 @@ typedef struct alc_cache {
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
 
-    /* The class of sizes up to 1 KiB: a copy of alc__class8 made when the
-     * cache is, so malloc reads only its own thread's memory (the shared
-     * empty cache's copy is all zeros: list 0, empty). */
-    uint8_t class8[ALC_CLASS8_N];
+    /* The class of sizes up to 1 KiB times 16 (the byte offset of its
+     * list): alc__class8 copied when the cache is made, so malloc reads only
+     * its own thread's memory (the shared empty cache's copy is all zeros:
+     * list 0, empty). */
+    uint16_t list_at[ALC_CLASS8_N];
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
