@@ -376,16 +376,13 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
 /* The tiny fast path: bump inside the thread's current block. */
 ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     size_t n = size + (size == 0);   /* malloc(0): a unique 1-byte piece */
-    uint32_t off = c->tiny_off;
-    if ((n & 15) == 0)
-        off = (off + 15) & ~15u;
-    else if ((n & 7) == 0)
-        off = (off + 7) & ~7u;
-    else if ((n & 3) == 0)
-        off = (off + 3) & ~3u;
-    else if ((n & 1) == 0)
-        off = (off + 1) & ~1u;
-    off = (off + c->tiny_amask) & ~c->tiny_amask;   /* tiny.align */
+    /* The piece's alignment, without branches (random sizes would mispredict
+     * them): its size's lowest set bit, at most 16 (Go's rule extended to
+     * 16), at least tiny.align. */
+    uint32_t a = (uint32_t)(n & -n);
+    a = a > 16 ? 16 : a;
+    a = a > c->tiny_amask ? a : c->tiny_amask + 1;
+    uint32_t off = (c->tiny_off + a - 1) & ~(a - 1);
     if (ALC_LIKELY(off + n <= c->tiny_width && c->tiny)) {
         unsigned end = off + (unsigned)n - 1;
         _Atomic uint8_t *e = (_Atomic uint8_t *)c->tiny_end_word + (end >> 3);
