@@ -1,8 +1,8 @@
 /* Thread caches: per class, a singly linked list of free objects owned by
  * one thread. malloc and free touch only these lists (malloc.c); this file
- * is their slow side: making a thread's cache, refilling a list from
- * central, flushing a list that grew past its limit, and giving everything
- * back when the thread exits. See malloc.c. */
+ * is their slow side: making a thread's cache, sizing its lists by use,
+ * refilling a list from central, flushing a list that grew past its limit,
+ * and giving everything back when the thread exits. See malloc.c. */
 #include <string.h>
 
 #include "internal.h"

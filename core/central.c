@@ -1,6 +1,8 @@
 /* Central free lists: per class, the spans that still have a free object,
- * behind one lock per class. Caches take and give objects in batches; a
- * span whose objects have all come back returns to the heap. See malloc.c. */
+ * behind one lock per class, and a transfer cache of whole batches behind
+ * another. Caches take and give objects in batches; a span whose objects
+ * have all come back returns to the heap once the class keeps enough empty
+ * spans. See malloc.c. */
 #include <string.h>
 
 #include "internal.h"
