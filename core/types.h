@@ -4,8 +4,10 @@
  *                   objects of one class, or one tiny-block span, or one large block
  *   alc_freeobj_t   the link written into a free object's first word
  *   alc_cachelist_t one class's free list in a thread cache
- *   alc_cache_t     a thread's cache: per-class lists, tiny block, counters
- *   alc_central_t   one class's spans with free objects, behind one lock
+ *   alc_cache_t     a thread's cache: per-class lists and their limits, tiny block, counters
+ *   alc_chain_t     a batch of free objects, head and tail
+ *   alc_central_t   one class's spans with free objects behind one lock, and its
+ *                   transfer cache of whole batches behind another
  *   alc_heap_t      free spans by size, page-source chunks, release accounting
  */
 #ifndef ALC_TYPES_H
