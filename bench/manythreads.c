@@ -99,15 +99,12 @@ int main(int argc, char **argv) {
     pthread_barrier_init(&start, NULL, (unsigned)n + 1);
     uint64_t seeder = wl.seed;
     for (int k = 0; k < n; k++) {
-        wl_rand(&seeder);
-        w[k] = (worker_t){calloc(slots, sizeof(uint32_t *)), slots, ops,
-                          seeder ^ 0x9e3779b97f4a7c15u, k, n, &start, 0};
+        w[k] = (worker_t){calloc(slots, sizeof(uint32_t *)), slots, ops, wl_next_seed(&seeder), k, n,
+                          &start, 0};
         if (!w[k].slot) {
             fprintf(stderr, "manythreads: out of memory\n");
             return 1;
         }
-        if (w[k].rng == 0)
-            w[k].rng = 1;
     }
     for (int k = 0; k < n; k++)
         if (pthread_create(&tid[k], NULL, run, &w[k])) {

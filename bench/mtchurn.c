@@ -97,10 +97,7 @@ int main(int argc, char **argv) {
     pthread_barrier_init(&start, NULL, (unsigned)n + 1);
     uint64_t seeder = wl.seed;
     for (int k = 0; k < n; k++) {
-        wl_rand(&seeder);
-        w[k] = (worker_t){slots, ops, seeder ^ 0x9e3779b97f4a7c15u, &start, 0};
-        if (w[k].rng == 0)
-            w[k].rng = 1;
+        w[k] = (worker_t){slots, ops, wl_next_seed(&seeder), &start, 0};
         if (pthread_create(&tid[k], NULL, run, &w[k])) {
             fprintf(stderr, "mtchurn: cannot create threads\n");
             return 1;

@@ -350,4 +350,11 @@ static inline uint64_t wl_rand(uint64_t *s) {
     return *s = x;
 }
 
+/* The next thread's seed from the workload's seeder: never 0, which
+ * xorshift would keep. */
+static inline uint64_t wl_next_seed(uint64_t *seeder) {
+    uint64_t s = wl_rand(seeder) ^ 0x9e3779b97f4a7c15u;
+    return s ? s : 1;
+}
+
 #endif

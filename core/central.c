@@ -46,15 +46,14 @@ void alc__central_init(void) {
         /* About 64 KiB per batch, at least 2 and at most 128 objects: one lock
          * round trip moves enough small objects, few large ones sit idle. */
         uint32_t b = (64u << 10) / size;
-        central[i].batch = b < 2 ? 2 : b > 128 ? 128 : b;
-        alc__batch[i] = central[i].batch;
+        alc__batch[i] = b < 2 ? 2 : b > 128 ? 128 : b;
         /* Empty spans a class keeps rather than hand to the heap: one, or as
          * many as make 256 KiB, so a class used in bursts does not take its
          * spans from the heap again (and enter them in the page map) each time. */
         uint64_t span_bytes = (uint64_t)alc__class_pages[i] << alc__page_shift;
         central[i].keep_empty = span_bytes >= (256u << 10) ? 1 : (uint32_t)((256u << 10) / span_bytes);
         /* At most about 128 KiB of a class waits in its transfer cache. */
-        uint32_t n = (128u << 10) / (central[i].batch * size);
+        uint32_t n = (128u << 10) / (alc__batch[i] * size);
         central[i].tc_max = n < 2 ? 2 : n > ALC_TC_MAX ? ALC_TC_MAX : n;
     }
 }
@@ -160,7 +159,7 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
 
 uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
-    if (want == c->batch && atomic_load_explicit(&c->tc_n, memory_order_relaxed)) {
+    if (want == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed)) {
         pthread_mutex_lock(&c->tc_lock);
         uint32_t n = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
         bool hit = n > 0;
@@ -225,7 +224,7 @@ static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
 void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
     alc_central_t *c = &central[cls];
     /* Tracked sizes are kept per object in its span: those go back at once. */
-    if (pass && n == c->batch && atomic_load_explicit(&c->tc_n, memory_order_relaxed) < c->tc_max &&
+    if (pass && n == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed) < c->tc_max &&
         !alc__config.track_requested) {
         pthread_mutex_lock(&c->tc_lock);
         uint32_t k = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
@@ -256,7 +255,7 @@ static void drain_tc(unsigned cls) {
         pthread_mutex_unlock(&c->tc_lock);
         if (!ch.head)
             return;
-        give_to_spans(cls, ch.head, c->batch);
+        give_to_spans(cls, ch.head, alc__batch[cls]);
     }
 }
 
@@ -293,7 +292,7 @@ void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_
     pthread_mutex_lock(&c->lock);
     *spans = c->nspans;
     /* Objects waiting in the transfer cache are out of their spans but not in use. */
-    *nalloc = c->nalloc - (uint64_t)atomic_load_explicit(&c->tc_n, memory_order_relaxed) * c->batch;
+    *nalloc = c->nalloc - (uint64_t)atomic_load_explicit(&c->tc_n, memory_order_relaxed) * alc__batch[cls];
     *taken = c->taken + c->tc_taken;
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->tc_lock);

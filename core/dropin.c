@@ -24,53 +24,51 @@ ALC_INTERNAL void alc__trace(unsigned op, size_t size, const void *result, uintp
         if (ALC_UNLIKELY(atomic_load_explicit(&alc__tracing, memory_order_relaxed)))   \
             alc__trace((op), (size), (result), (uintptr_t)(arg));                      \
     } while (0)
-enum { T_CALLOC = ALC_TRACE_CALLOC, T_REALLOC = ALC_TRACE_REALLOC, T_ALIGNED = ALC_TRACE_ALIGNED };
-
 ALC_EXPORT void *calloc(size_t n, size_t size) {
     void *p = alc_calloc(n, size);
-    TRACE(T_CALLOC, n * size, p, 0);
+    TRACE(ALC_TRACE_CALLOC, n * size, p, 0);
     return p;
 }
 
 ALC_EXPORT void *realloc(void *old, size_t size) {
     void *p = alc_realloc(old, size);
-    TRACE(T_REALLOC, size, p, old);
+    TRACE(ALC_TRACE_REALLOC, size, p, old);
     return p;
 }
 
 ALC_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
     void *p = alc_reallocarray(old, n, size);
-    TRACE(T_REALLOC, n * size, p, old);
+    TRACE(ALC_TRACE_REALLOC, n * size, p, old);
     return p;
 }
 
 ALC_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     int rc = alc_posix_memalign(out, align, size);
-    TRACE(T_ALIGNED, size, rc ? NULL : *out, align);
+    TRACE(ALC_TRACE_ALIGNED, size, rc ? NULL : *out, align);
     return rc;
 }
 
 ALC_EXPORT void *aligned_alloc(size_t align, size_t size) {
     void *p = alc_aligned_alloc(align, size);
-    TRACE(T_ALIGNED, size, p, align);
+    TRACE(ALC_TRACE_ALIGNED, size, p, align);
     return p;
 }
 
 ALC_EXPORT void *memalign(size_t align, size_t size) {
     void *p = alc_memalign(align, size);
-    TRACE(T_ALIGNED, size, p, align);
+    TRACE(ALC_TRACE_ALIGNED, size, p, align);
     return p;
 }
 
 ALC_EXPORT void *valloc(size_t size) {
     void *p = alc_valloc(size);
-    TRACE(T_ALIGNED, size, p, 4096);
+    TRACE(ALC_TRACE_ALIGNED, size, p, 4096);
     return p;
 }
 
 ALC_EXPORT void *pvalloc(size_t size) {
     void *p = alc_pvalloc(size);
-    TRACE(T_ALIGNED, size, p, 4096);
+    TRACE(ALC_TRACE_ALIGNED, size, p, 4096);
     return p;
 }
 

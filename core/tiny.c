@@ -28,7 +28,6 @@ int alc__tiny_span_init(alc_span_t *s) {
     if (!m)
         return -ENOMEM;
     s->tiny_count = (_Atomic uint8_t *)m;
-    s->tiny_ends = m;
     s->tiny_shift = (uint8_t)__builtin_ctz(s->elemsize);
     return 0;
 }
@@ -36,7 +35,6 @@ int alc__tiny_span_init(alc_span_t *s) {
 void alc__tiny_span_fini(alc_span_t *s) {
     alc__meta_free((void *)s->tiny_count, side_bytes(s));
     s->tiny_count = NULL;
-    s->tiny_ends = NULL;
 }
 
 static size_t block_index(const alc_span_t *s, const void *p) {

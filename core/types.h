@@ -77,7 +77,6 @@ typedef struct alc_span {
     /* Tiny spans: per block, live count (biased while a cache owns the
      * block) and a map of piece ends (bit i set: a piece ends at byte i). */
     _Atomic uint8_t *tiny_count;   /* tiny: per block, a count byte then its end map */
-    void *tiny_ends;               /* (the same side table) */
 
     size_t requested;         /* large: bytes the program asked for */
     uint32_t *req;            /* small, when tracking: each object's requested bytes */
@@ -153,7 +152,6 @@ typedef struct alc_central {
     uint64_t nspans;
     uint64_t nalloc;          /* objects out of this class's spans */
     uint64_t taken;           /* objects handed to caches, cumulative */
-    uint32_t batch;           /* objects moved per refill / flush */
     uint32_t nempty;          /* spans with no object out */
     uint32_t keep_empty;      /* at most this many of them stay here */
 } alc_central_t;
