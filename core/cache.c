@@ -140,13 +140,10 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
     c->tiny_limit = atomic_load_explicit(&alc__trace_hook, RELAXED) ? 0 : alc__tiny_limit;
+    c->key = alc__secret;
     copy_class8(c);
-    for (unsigned i = 0; i <= alc__nclasses; i++) {
+    for (unsigned i = 0; i <= alc__nclasses; i++)
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
-        /* A popped object's word 1 holds the double-free mark; 8-byte
-         * objects have no word 1 and clear their own word 0 instead. */
-        c->lists[i].clear_word = alc__class_size[i] >= 16 ? 1 : 0;
-    }
     pthread_mutex_lock(&reg_lock);
     c->reg_next = reg_head;
     if (reg_head)
@@ -168,8 +165,8 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
         return NULL;
     /* The first object is the caller's; the rest joins whatever the list holds. */
     if (n > 1) {
-        ch.tail->next = l->head;
-        l->head = ch.head->next;
+        alc__set_link(ch.tail, l->head);
+        l->head = alc__link(ch.head);
         __atomic_store_n(&l->count, l->count + n - 1, __ATOMIC_RELAXED);
     }
     return ch.head;
@@ -184,12 +181,13 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
         return;
     alc_freeobj_t *head = l->head, *last = head;
     uint32_t k = 1;
-    while (k < n && last->next) {
-        last = last->next;
+    alc_freeobj_t *next;
+    while (k < n && (next = alc__link(last)) != NULL) {
+        last = next;
         k++;
     }
-    l->head = last->next;
-    last->next = NULL;
+    l->head = alc__link(last);
+    alc__set_link(last, NULL);
     __atomic_store_n(&l->count, l->count - k, __ATOMIC_RELAXED);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
@@ -205,7 +203,7 @@ void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
     if (l->count >= c->limit[cls])
         alc__cache_overflow(c, cls);
-    ((alc_freeobj_t *)p)->next = l->head;
+    alc__set_link(p, l->head);
     l->head = p;
     __atomic_store_n(&l->count, l->count + 1, __ATOMIC_RELAXED);
 }

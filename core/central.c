@@ -63,7 +63,7 @@ ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];
 static alc_span_t *new_span(unsigned cls) {
     bool tiny = cls == alc__tiny_list;
     uint32_t size = alc__class_size[cls];
-    uint8_t kind = tiny ? ALC_SPAN_TINY : size >= 16 ? ALC_SPAN_SMALL : ALC_SPAN_SMALL8;
+    uint8_t kind = tiny ? ALC_SPAN_TINY : ALC_SPAN_SMALL;
     alc_span_t *s = alc__heap_alloc(alc__class_pages[cls], 1, kind);
     if (!s)
         return NULL;
@@ -99,8 +99,8 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
     uint32_t got = 0;
     for (; got < k && s->freelist; got++) {
         alc_freeobj_t *o = s->freelist;
-        s->freelist = o->next;
-        o->next = *list;
+        s->freelist = alc__link(o);
+        alc__set_link(o, *list);
         if (!*list)
             *tail = o;
         *list = o;
@@ -111,8 +111,8 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
         m = m < k - got ? m : k - got;
         uintptr_t first = s->carve, last = first + (uintptr_t)(m - 1) * s->elemsize;
         for (uintptr_t o = first; o < last; o += s->elemsize)
-            ((alc_freeobj_t *)o)->next = (alc_freeobj_t *)(o + s->elemsize);
-        ((alc_freeobj_t *)last)->next = *list;
+            alc__set_link((alc_freeobj_t *)o, (alc_freeobj_t *)(o + s->elemsize));
+        alc__set_link((alc_freeobj_t *)last, *list);
         if (!*list)
             *tail = (alc_freeobj_t *)last;
         *list = (alc_freeobj_t *)first;
@@ -197,13 +197,13 @@ static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     pthread_mutex_lock(&c->lock);
     for (uint32_t i = 0; i < n && head; i++) {
         alc_freeobj_t *o = head;
-        head = o->next;
+        head = alc__link(o);
         if ((uintptr_t)o - lo >= hi - lo) {
             s = alc__pagemap_lookup(o);
             lo = s->start;
             hi = lo + (s->npages << alc__page_shift);
         }
-        o->next = s->freelist;
+        alc__set_link(o, s->freelist);
         s->freelist = o;
         s->nalloc--;
         if (!s->in_central)

@@ -7,6 +7,22 @@
 
 #include "types.h"
 
+/* ---- free-list links (the secret is drawn in malloc.c at start-up) ----
+ * A free object's first word is its successor's address ^ alc__secret, the
+ * secret's top 16 bits a fixed rare pattern (ALC_SECRET_TAG: no pointer, no
+ * small integer, no ordinary double). So a first word whose top 16 bits
+ * decode to zero is probably a link, i.e. the object is free: free's double-
+ * free test, confirmed on the slow side (alc__is_link). malloc zeroes the
+ * word it hands out. */
+extern ALC_INTERNAL uintptr_t alc__secret;
+#define ALC_SECRET_TAG ((uintptr_t)0x7ff3 << 48)
+ALC_INLINE alc_freeobj_t *alc__link(const alc_freeobj_t *o) {
+    return (alc_freeobj_t *)(o->link ^ alc__secret);
+}
+ALC_INLINE void alc__set_link(alc_freeobj_t *o, const alc_freeobj_t *next) {
+    o->link = (uintptr_t)next ^ alc__secret;
+}
+
 /* ---- sizeclass.c: the active table, in the form the fast path reads ---- */
 extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
@@ -173,7 +189,6 @@ extern ALC_INTERNAL _Atomic(alc_trace_hook_t) alc__trace_hook;   /* NULL: not tr
 ALC_INTERNAL void alc__trace_begin(alc_trace_hook_t hook);
 ALC_INTERNAL void alc__ensure_started(void);
 extern ALC_INTERNAL _Atomic int alc__started;
-extern ALC_INTERNAL uintptr_t alc__secret;   /* free objects carry (address ^ secret) in word 1 */
 ALC_INTERNAL _Noreturn void alc__fatal_pointer(const char *what, const void *p);
 ALC_INTERNAL void alc__large_stats(alc_stats_t *st);
 

@@ -155,6 +155,7 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     alc__sizeclass_install(cfg);
     if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
+    alc__secret = (alc__secret & (((uintptr_t)1 << 48) - 1)) | ALC_SECRET_TAG;
     alc__heap_init(&cfg->source_policy);
     alc__central_init();
     alc__cache_init();
@@ -302,33 +303,35 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
-static void *pop(alc_cachelist_t *l);
+static void *pop(alc_cache_t *c, alc_cachelist_t *l);
 
 /* An object of class cls from the thread's list or a refill, recorded when
  * requested sizes are tracked. The slow side of the fast path's pop. */
 static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
-    void *p = pop(&c->lists[cls]);
+    alc_freeobj_t *p = pop(c, &c->lists[cls]);
     if (!p) {
         p = alc__cache_refill(c, cls);
         if (!p) {
             errno = ENOMEM;
             return NULL;
         }
-        ((uintptr_t *)p)[c->lists[cls].clear_word] = 0;
+        p->link = 0;
     }
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
     return p;
 }
 
-ALC_INLINE void *pop_inline(alc_cachelist_t *l) {
+/* The link is decoded with the cache's copy of the secret and zeroed, so
+ * that the object no longer looks free. */
+ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
     ALC_OPAQUE(l);
     alc_freeobj_t *p = l->head;
     if (ALC_UNLIKELY(!p))
         return NULL;
-    l->head = p->next;
+    l->head = (alc_freeobj_t *)(p->link ^ c->key);
     __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
-    ((uintptr_t *)p)[l->clear_word] = 0;
+    p->link = 0;
     return p;
 }
 
@@ -414,13 +417,13 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
         at = alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV] *
              sizeof(alc_cachelist_t);
     }
-    void *p = pop_inline((alc_cachelist_t *)((char *)c->lists + at));
+    void *p = pop_inline(c, (alc_cachelist_t *)((char *)c->lists + at));
     if (ALC_UNLIKELY(!p))
         return slow(size);
     return p;
 }
 
-static void *pop(alc_cachelist_t *l) { return pop_inline(l); }
+static void *pop(alc_cache_t *c, alc_cachelist_t *l) { return pop_inline(c, l); }
 
 /* The public entry's slow side records the call when the drop-in library
  * traces (it then sends every call here: see alc__trace_begin). */
@@ -492,17 +495,18 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
         const alc_class_fast_t *k = (const alc_class_fast_t *)((const char *)alc__class_fast + cls16);
         uint32_t idx = (uint32_t)((off * k->magic) >> 32);
         if (ALC_LIKELY((uintptr_t)idx * k->size == off && idx < k->nelems)) {
-            uintptr_t *w = p;
-            uintptr_t mark = (uintptr_t)p ^ alc__secret;
-            alc_cachelist_t *l = (alc_cachelist_t *)((char *)alc__tls_cache->lists + cls16);
+            alc_freeobj_t *o = p;
+            alc_cache_t *c = alc__tls_cache;
+            uintptr_t key = c->key;
+            alc_cachelist_t *l = (alc_cachelist_t *)((char *)c->lists + cls16);
             ALC_OPAQUE(l);
             uint32_t max = l->fast_max;
-            alc_freeobj_t *head = l->head;
             uint32_t n = l->count;
-            if (ALC_LIKELY(w[1] != mark && n < max)) {
-                w[0] = (uintptr_t)head;
-                l->head = p;   /* between the two words: two plain stores, not one vector store */
-                w[1] = mark;
+            /* A first word that decodes to an address may be a link: the
+             * slow side tells a double free from program data. */
+            if (ALC_LIKELY(((o->link ^ key) >> 48) != 0 && n < max)) {
+                o->link = (uintptr_t)l->head ^ key;
+                l->head = o;
                 __atomic_store_n(&l->count, n + 1, __ATOMIC_RELAXED);
                 return;
             }
@@ -541,6 +545,20 @@ ALC_EXPORT_ALIAS void free(void *p) __attribute__((alias("alc_free")));
 /* For the rest of the family: frees without being recorded as free. */
 static void free_internal(void *p) { free_fast(p, free_other); }
 
+/* Is w, the first word of an object of span s, a free-list link: the
+ * encoded end of a list, or the encoded start of another object of s's
+ * class? Only a free object holds one (program data matches by chance
+ * with odds of about 2^-37 per free, the secret being unknown to it). */
+static bool is_link(const alc_span_t *s, uintptr_t w) {
+    uintptr_t d = w ^ alc__secret;
+    if (d >> 48)
+        return false;
+    if (d == 0)
+        return true;
+    const alc_span_t *t = alc__pagemap_lookup((const void *)d);
+    return t && t->kind == ALC_SPAN_SMALL && t->cls == s->cls && starts_object(t, (const void *)d);
+}
+
 static void free_large(alc_span_t *s, void *p) {
     if ((uintptr_t)p != s->start)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
@@ -557,16 +575,11 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
     if (!s)
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
     switch (s->kind) {
-    case ALC_SPAN_SMALL:
-    case ALC_SPAN_SMALL8: {
+    case ALC_SPAN_SMALL: {
         if (!starts_object(s, p))
             alc__fatal_pointer("free(): pointer is not the start of a block", p);
-        uintptr_t mark = (uintptr_t)p ^ alc__secret;
-        if (s->kind == ALC_SPAN_SMALL) {
-            if (((uintptr_t *)p)[1] == mark)
-                alc__fatal_pointer("free(): double free", p);
-            ((uintptr_t *)p)[1] = mark;
-        }
+        if (is_link(s, ((const alc_freeobj_t *)p)->link))
+            alc__fatal_pointer("free(): double free", p);
         alc_cache_t *c = alc__cache_real();
         if (!c)
             return;   /* out of memory for a cache: the object stays out of use */
@@ -598,7 +611,6 @@ size_t alc_usable_size(const void *p) {
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
     switch (s->kind) {
     case ALC_SPAN_SMALL:
-    case ALC_SPAN_SMALL8:
         return s->elemsize;
     case ALC_SPAN_TINY:
         return alc__tiny_usable(s, p);
@@ -652,7 +664,6 @@ void *alc_realloc(void *p, size_t size) {
             return p;
         break;
     case ALC_SPAN_SMALL:
-    case ALC_SPAN_SMALL8:
         if (size <= alc__max_small && alc__class_size[alc__size_to_class(size)] == s->elemsize) {
             if (s->req) {   /* tracking: the same object now holds another request */
                 alc_cache_t *c = alc__cache_real();

@@ -95,7 +95,7 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     alc_cachelist_t *l = &c->lists[T];
     alc_freeobj_t *blk = l->head;
     if (blk) {
-        l->head = blk->next;
+        l->head = alc__link(blk);
         __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
     } else if (!(blk = refill(c, T))) {
         errno = ENOMEM;

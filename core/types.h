@@ -44,14 +44,16 @@
 
 enum alc_span_kind {
     ALC_SPAN_FREE = 0,   /* in the heap's free lists */
-    ALC_SPAN_SMALL,      /* objects of one class, >= 16 bytes: double frees checked */
-    ALC_SPAN_SMALL8,     /* objects of 8 bytes: no room for the double-free mark */
+    ALC_SPAN_SMALL,      /* objects of one class */
     ALC_SPAN_TINY,       /* blocks shared by tiny pieces */
     ALC_SPAN_LARGE,      /* one block of whole pages */
 };
 
+/* A free object's first word: the next free object's address ^ the
+ * process's secret (alc__link, alc__set_link), so that a link is told from
+ * program data and a corrupted list does not send malloc anywhere. */
 typedef struct alc_freeobj {
-    struct alc_freeobj *next;
+    uintptr_t link;
 } alc_freeobj_t;
 
 typedef struct alc_span {
@@ -87,8 +89,7 @@ typedef struct alc_cachelist {
     alc_freeobj_t *head;
     uint32_t count;           /* owner writes, stats reads: both with __atomic builtins (relaxed) */
     uint16_t fast_max;        /* free's fast path pushes below this: the limit, or 0 when tracking */
-    uint8_t clear_word;       /* word of a popped object to zero: 1, or 0 for 8-byte objects */
-    uint8_t unused;
+    uint16_t unused;
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 16, "the fast paths index lists with a shift");
 
@@ -103,6 +104,7 @@ typedef struct alc_cache {
     uint32_t pad0;
     _Atomic uint8_t *tiny_cnt;   /* the current block's count byte */
     void *tiny_end_word;      /* the current block's end map */
+    uintptr_t key;            /* alc__secret, beside the lists (0 in the empty cache) */
 
     /* The class of sizes up to 1 KiB times 16 (the byte offset of its
      * list): alc__class8 copied when the cache is made, so malloc reads only
