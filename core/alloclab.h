@@ -7,7 +7,7 @@
  *
  * The allocator starts itself on first use with ALLOCLAB_CONFIG (a libconfig
  * file) when that variable is set, otherwise with the embedded default (Go's
- * size-class table, 8 KiB pages, tiny width 16). alc_init() chooses a config
+ * size-class table, 8 KiB pages, tiny allocator off). alc_init() chooses a config
  * explicitly; it must run before the first allocation.
  */
 #ifndef ALLOCLAB_H
@@ -87,7 +87,7 @@ typedef struct alc_error {
     char msg[ALC_ERRMSG_MAX];
 } alc_error_t;
 
-/* The embedded default: Go's size classes, 8 KiB pages, tiny width 16. */
+/* The embedded default: Go's size classes, 8 KiB pages, tiny allocator off. */
 ALC_API void alc_config_default(alc_config_t *cfg);
 
 /* Reads and validates a libconfig file. On error returns a negative code,

@@ -42,9 +42,11 @@ static const alc_class_t go_classes[] = {
     {24576, 3}, {27264, 10}, {28672, 7}, {32768, 4},
 };
 
-/* Tiny width 16: Go's choice. 8 wastes nothing but combines little; 32
- * combines more but can pin 4x the live bytes (see the seed document). */
-#define ALC_DEFAULT_TINY 16
+/* Tiny off. Go's choice is 16, but with pieces at least 8-aligned (what C
+ * programs assume of malloc) a 16-byte block holds two 8-byte pieces, as
+ * the 8-byte class does, so packing saves nothing and its bookkeeping costs
+ * (configs/README.md has the figures). */
+#define ALC_DEFAULT_TINY 0
 /* Free pages the heap keeps for reuse before returning the rest. */
 #define ALC_DEFAULT_RELEASE (8u << 20)
 

@@ -3,8 +3,11 @@
  * Built in (a config's `tiny: { width = 16; }` without "plugin" is this
  * policy) and built as tiny_width.so. Requests smaller than the width that
  * need no special alignment are packed into shared blocks of that many
- * bytes; 0 turns the tiny allocator off. Go's maxTinySize is 16: 8 packs
- * little, 32 packs more but one long-lived piece can pin a wider block.
+ * bytes; 0, the default, turns the tiny allocator off. Go's maxTinySize is
+ * 16: 8 packs little, 32 packs more but one long-lived piece can pin a
+ * wider block. With the default `align` of 8, width 16 packs no tighter
+ * than the 8-byte class (two pieces of up to 8 bytes per block), which is
+ * why the default is off.
  * `align` is the least alignment of a piece: 8 by default, because C
  * compilers assume every pointer malloc returns is 8-byte aligned (GCC
  * folds `(uintptr_t)malloc(3) & 7` to 0), so a program may break on less;
@@ -16,7 +19,7 @@
 
 #include <stdio.h>
 
-#define TINY_DEFAULT_WIDTH 16
+#define TINY_DEFAULT_WIDTH 0
 
 #define TINY_DEFAULT_ALIGN 8
 

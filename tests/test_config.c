@@ -214,7 +214,7 @@ Test(configs, fine_cfg_is_the_rule_with_max_waste_one_sixteenth) {
     alc_config_default(&gen);
     cr_assert_eq(alc_config_generate(&gen, 8192, 32768, 0.0625, &err), 0, "%s", err.msg);
     expect_same_table(&cfg, &gen, "fine.cfg");
-    cr_expect_eq(cfg.tiny_width, 16);
+    cr_expect_eq(cfg.tiny_width, 0);
     cr_expect_gt(cfg.nclasses, 67, "a tighter waste bound should give more classes than Go's 67");
     for (uint32_t i = 0; i < cfg.nclasses; i++) {
         uint64_t span = (uint64_t)cfg.classes[i].pages * cfg.page_size;
@@ -248,7 +248,7 @@ Test(configs, pow2_cfg_holds_powers_of_two_and_their_midpoints) {
     exp.nclasses = sizeof want / sizeof want[0];
     memcpy(exp.classes, want, sizeof want);
     expect_same_table(&cfg, &exp, "pow2.cfg");
-    cr_expect_eq(cfg.tiny_width, 16);
+    cr_expect_eq(cfg.tiny_width, 0);
     /* Every span wastes at most 1/8 of itself, as Go's rule asks. */
     for (uint32_t i = 0; i < cfg.nclasses; i++) {
         uint64_t span = (uint64_t)cfg.classes[i].pages * cfg.page_size;
@@ -283,7 +283,7 @@ Test(load, optional_settings_take_their_defaults) {
     cr_assert_eq(rc, 0, "%s", err.msg);
     alc_config_default(&def);
     cr_expect_eq(cfg.page_size, 8192);
-    cr_expect_eq(cfg.tiny_width, 16);
+    cr_expect_eq(cfg.tiny_width, 0);
     cr_expect_eq(cfg.release_threshold, def.release_threshold);
     cr_expect_eq(cfg.nclasses, 3);
     cr_expect_eq(cfg.classes[2].size, 32);

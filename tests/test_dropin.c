@@ -68,12 +68,12 @@ typedef struct {
 } dcfg_t;
 
 static const dcfg_t configs[] = {
-    {"default", NULL, 16},
+    {"default", NULL, 0},
     {"tiny8", "tiny8.cfg", 8},
     {"tiny16", "tiny16.cfg", 16},
     {"tiny32", "tiny32.cfg", 32},
-    {"source_hugepage", "source_hugepage.cfg", 16},
-    {"source_arena", "source_arena.cfg", 16},
+    {"source_hugepage", "source_hugepage.cfg", 0},
+    {"source_arena", "source_arena.cfg", 0},
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 

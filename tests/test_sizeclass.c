@@ -92,7 +92,7 @@ Test(embedded, is_gos_table) {
     alc_config_default(&c);
     cr_assert_eq(c.nclasses, 67);
     cr_expect_eq(c.page_size, 8192);
-    cr_expect_eq(c.tiny_width, 16);
+    cr_expect_eq(c.tiny_width, 0);
     cr_expect_str_eq(c.source, "<embedded default>");
     for (uint32_t i = 0; i < 67; i++) {
         cr_expect_eq(c.classes[i].size, go_size[i], "class %u: size %u, Go has %u", i + 1,
@@ -473,8 +473,8 @@ Test(malloc, every_size_gets_its_class_embedded_default) {
     start(NULL);
     const alc_config_t *c = alc_active_config();
     cr_assert_eq(c->nclasses, 67);
-    cr_assert_eq(c->tiny_width, 16);
-    check_every_size(32);
+    cr_assert_eq(c->tiny_width, 0);
+    check_every_size(1);   /* no tiny pieces: every size gets its class exactly */
 }
 
 Test(malloc, every_size_gets_its_class_pow2) {

@@ -321,10 +321,12 @@ Test(tiny, random_packing_align2_align4) {
     alc_thread_flush();
 }
 
-/* Without any tiny setting, every malloc result is 8-byte aligned, and the
- * tiny allocator still packs: two pieces of up to 8 bytes share a block;
- * 9..15 bytes, which would fill a block alone, take 16-byte objects. */
-Test(tiny, default_config_aligns_pieces_to_8) {
+/* Width 16 with the default least alignment (tiny16.cfg): every malloc
+ * result is 8-byte aligned, and the tiny allocator still packs: two pieces
+ * of up to 8 bytes share a block; 9..15 bytes, which would fill a block
+ * alone, take 16-byte objects. */
+Test(tiny, width16_default_align_aligns_pieces_to_8) {
+    chk_start_tiny_align(16, 8);
     cr_assert_eq(alc_active_config()->tiny_width, 16);
     cr_assert_eq(alc_active_config()->tiny_align, 8);
     alc_stats_t before = stats();
