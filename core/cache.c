@@ -72,9 +72,15 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
 }
 
 /* The cache's copy of the small class table, as list offsets. */
+/* Entry i serves sizes (i-1)*8+1 .. i*8 (size 0 for i = 0). Where any of
+ * them is a tiny piece it names the empty list, so that malloc's fast path
+ * needs no tiny test and its slow side bumps the piece. */
 static void copy_class8(alc_cache_t *c) {
-    for (unsigned i = 0; i < ALC_CLASS8_N; i++)
-        c->list_at[i] = (uint16_t)(alc__class8[i] * sizeof(alc_cachelist_t));
+    for (unsigned i = 0; i < ALC_CLASS8_N; i++) {
+        uint32_t least = i ? (i - 1) * ALC_SMALL_DIV + 1 : 0;
+        unsigned cls = least < alc__tiny_limit ? ALC_EMPTY_LIST : alc__class8[i];
+        c->list_at[i] = (uint16_t)(cls * sizeof(alc_cachelist_t));
+    }
 }
 
 /* Idle lists give back half of what they may hold. */
@@ -139,7 +145,6 @@ alc_cache_t *alc__cache_real(void) {
     c->is_real = true;
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
-    c->tiny_limit = atomic_load_explicit(&alc__trace_hook, RELAXED) ? 0 : alc__tiny_limit;
     c->key = alc__secret;
     copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++)
@@ -167,7 +172,7 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     if (n > 1) {
         alc__set_link(ch.tail, l->head);
         l->head = alc__link(ch.head);
-        __atomic_store_n(&l->count, l->count + n - 1, __ATOMIC_RELAXED);
+        ALC_COUNT_ADD(l->count, n - 1);
     }
     return ch.head;
 }
@@ -188,12 +193,11 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     }
     l->head = alc__link(last);
     alc__set_link(last, NULL);
-    __atomic_store_n(&l->count, l->count - k, __ATOMIC_RELAXED);
+    ALC_COUNT_ADD(l->count, -k);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
 
 void alc__cache_all_slow(alc_cache_t *c) {
-    c->tiny_limit = 0;
     copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++)
         c->lists[i].fast_max = 0;
@@ -205,7 +209,7 @@ void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
         alc__cache_overflow(c, cls);
     alc__set_link(p, l->head);
     l->head = p;
-    __atomic_store_n(&l->count, l->count + 1, __ATOMIC_RELAXED);
+    ALC_COUNT_ADD(l->count, 1);
 }
 
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {

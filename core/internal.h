@@ -28,12 +28,13 @@ extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
-/* What free's fast path needs of a class, 16 bytes apart. */
+/* What free's fast path needs of a class, 16 bytes apart: whether an
+ * offset in a span starts an object. An offset n < 2^32 is a multiple of
+ * the size d exactly when n * c < c modulo 2^64, c = 2^64 / d rounded up
+ * (Lemire, Kaser and Kurz, "Faster remainder by direct computation"). */
 typedef struct alc_class_fast {
-    uint32_t magic;    /* alc__div_magic of the size */
-    uint32_t size;
-    uint32_t nelems;   /* objects in one of its spans */
-    uint32_t unused;
+    uint64_t div;      /* c above */
+    uint64_t last;     /* offset of a span's last object */
 } alc_class_fast_t;
 extern ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 extern ALC_INTERNAL _Atomic size_t alc__max_small;    /* 0 until started: everything takes the slow path */
@@ -80,11 +81,11 @@ typedef struct alc_pm_entry {
 
 extern ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
 
-/* The entry of p's frame, NULL where the heap never had a page. */
-ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
-    uintptr_t i1 = (uintptr_t)p >> (ALC_PM_SHIFT + ALC_PM_L2_BITS);
-    if (ALC_UNLIKELY(i1 >= ALC_PM_L1_MAX))
-        return NULL;
+/* The entry of p's frame, NULL where the heap never had a page, for p
+ * below 2^48; an address past it aliases a lower one's entry (free's fast
+ * path tells them apart without a test of its own: see malloc.c). */
+ALC_INLINE alc_pm_entry_t *alc__pagemap_entry_any(const void *p) {
+    uintptr_t i1 = ((uintptr_t)p << 16) >> (16 + ALC_PM_SHIFT + ALC_PM_L2_BITS);
     alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
     if (ALC_UNLIKELY(l2 == NULL))
         return NULL;
@@ -92,6 +93,14 @@ ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
     _Static_assert(sizeof(alc_pm_entry_t) == 16, "entries are 16 bytes");
     uintptr_t at = ((uintptr_t)p >> (ALC_PM_SHIFT - 4)) & ((((uintptr_t)1 << ALC_PM_L2_BITS) - 1) << 4);
     return (alc_pm_entry_t *)((char *)l2 + at);
+}
+
+/* The entry of p's frame, NULL where the heap never had a page. */
+ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
+    _Static_assert(ALC_PM_SHIFT + ALC_PM_L2_BITS + 18 == 48, "the root covers 48 bits");
+    if (ALC_UNLIKELY((uintptr_t)p >> 48))
+        return NULL;
+    return alc__pagemap_entry_any(p);
 }
 
 ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {

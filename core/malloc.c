@@ -16,16 +16,18 @@
  *   stats.c      counters and the human-readable dump
  *
  * Allocating n bytes:
- *   1. n <= W - tiny.align (W the tiny width; a piece that leaves room for
- *      another in its block: every n < W under Go's rule, align 1) and no
- *      alignment asked: bump inside the thread's current tiny block, aligned
- *      by the piece's size (16/8/4/2, the seed's rule extended to 16) and at
- *      least to tiny.align (8 by default, what C compilers assume of
- *      malloc). A block full: a fresh one from the tiny list.
- *   2. n <= the largest class: the list's offset from the cache's own copy
+ *   1. n <= the largest class: the list's offset from the cache's own copy
  *      of class8[(n+7)/8] (up to 1 KiB) or class128[...]; pop the list for
  *      that class. No lock, no atomic read-modify-write, no indirect call;
- *      one unlikely branch. About 20 instructions.
+ *      one unlikely branch. 18 instructions.
+ *   2. With a tiny width W (off by default), n <= W - tiny.align (a piece
+ *      that leaves room for another in its block: every n < W under Go's
+ *      rule, align 1) and no alignment asked: the class table sends n to
+ *      the empty list, and the slow side bumps inside the thread's current
+ *      tiny block, aligned by the piece's size (16/8/4/2, the seed's rule
+ *      extended to 16) and at least to tiny.align (8 by default, what C
+ *      compilers assume of malloc). A block full: a fresh one from the tiny
+ *      list.
  *   3. The list empty: a batch from central, as one chain from its transfer
  *      cache if it holds one, else off the class's spans (class lock);
  *      central empty: a new span from the heap (heap lock). Each refill lets
@@ -34,12 +36,12 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (about 35 instructions; reads the page-map entry and p itself):
+ * Freeing p (42 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
- *   and the frame's place in the span, so p is checked to start an object
- *   and not to be free already (word 1 holds address ^ secret while an
- *   object is free) against the class's constants, and pushed on the
- *   thread's list. Past the list's limit a batch goes back to central (the
+ *   and the span's start, so p is checked to start an object against the
+ *   class's constants (one multiplication) and not to be free already (a
+ *   free object's first word is a link, encoded with the process's secret:
+ *   internal.h), and pushed on the thread's list. Past the list's limit a batch goes back to central (the
  *   transfer cache, or the spans); a list that keeps overflowing holds less,
  *   and a list idle for 256 trips to central gives back half. A span whose
  *   objects are all back goes to the heap, which coalesces it and returns
@@ -330,7 +332,7 @@ ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
     if (ALC_UNLIKELY(!p))
         return NULL;
     l->head = (alc_freeobj_t *)(p->link ^ c->key);
-    __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
+    ALC_COUNT_ADD(l->count, -1);
     p->link = 0;
     return p;
 }
@@ -399,15 +401,14 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     return alc__tiny_alloc_slow(c, n);
 }
 
-/* The fast path (about 20 instructions for a small class): one compare for
- * tiny, one load from the cache's own class table (of list offsets), a pop. Sizes up to 1 KiB
+/* The fast path (18 instructions for a small class): one load from the
+ * cache's own class table (of list offsets), a pop. No tiny test: tiny
+ * sizes find the empty list and go to the slow side. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
  * its cache is the empty one, whose table and lists are all zero. `slow`
  * is a constant at every use: the entry point's own slow side. */
 ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
-    if (size < c->tiny_limit)
-        return tiny_alloc(c, size);
     size_t at;   /* byte offset of the class's list */
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
         at = c->list_at[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
@@ -459,8 +460,8 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
         }
         return malloc_internal(size);
     }
-    /* Every call comes here while tracing: tiny pieces as usual. */
-    if (size < alc__tiny_limit && atomic_load_explicit(&alc__trace_hook, memory_order_relaxed))
+    /* Tiny sizes come here: their list is the empty one (see cache.c). */
+    if (size < alc__tiny_limit)
         return tiny_alloc(c, size);
     return small_alloc(c, alc__size_to_class(size + (size == 0)), size);
 }
@@ -476,16 +477,19 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
     return (uintptr_t)idx * s->elemsize == off && idx < s->nelems;
 }
 
-/* The fast path (about 35 instructions, two memory reads that may miss:
- * the page-map entry and the object): a frame of a SMALL span names its
- * class and place in the span in the entry, so the object's start is
- * checked against the class's constants without reading the span; an
- * object not marked free goes on the thread's list while the list is
- * under its limit. Everything else: `other`, a constant at every use. */
-ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
-    alc_pm_entry_t *e = alc__pagemap_entry(p);
+/* The fast path (42 instructions, two memory reads that may miss: the
+ * page-map entry and the object): a frame of a SMALL span names its class
+ * and the span's start in the entry, so the object's start is checked
+ * against the class's constants without reading the span; an object whose
+ * first word is no link goes on the thread's list while the list is under
+ * its limit. Everything else: `other`, a constant at every use, which looks
+ * p up again. */
+ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
+    /* p past 2^48 may find a lower address's entry; its offset in that
+     * span is then past any object, and `other` looks p up properly. */
+    alc_pm_entry_t *e = alc__pagemap_entry_any(p);
     if (ALC_UNLIKELY(!e)) {
-        other(p, NULL);
+        other(p);
         return;
     }
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
@@ -493,8 +497,7 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
         uintptr_t cls16 = (uintptr_t)info & ALC_PM_CLS_MASK;   /* class x 16 */
         uintptr_t off = (uintptr_t)p - ((uintptr_t)info & ~(uintptr_t)0xfff);   /* in the span */
         const alc_class_fast_t *k = (const alc_class_fast_t *)((const char *)alc__class_fast + cls16);
-        uint32_t idx = (uint32_t)((off * k->magic) >> 32);
-        if (ALC_LIKELY((uintptr_t)idx * k->size == off && idx < k->nelems)) {
+        if (ALC_LIKELY(off <= k->last && off * k->div < k->div)) {
             alc_freeobj_t *o = p;
             alc_cache_t *c = alc__tls_cache;
             uintptr_t key = c->key;
@@ -507,17 +510,17 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *, alc_pm_entry_t *)) {
             if (ALC_LIKELY(((o->link ^ key) >> 48) != 0 && n < max)) {
                 o->link = (uintptr_t)l->head ^ key;
                 l->head = o;
-                __atomic_store_n(&l->count, n + 1, __ATOMIC_RELAXED);
+                ALC_COUNT_ADD(l->count, 1);
                 return;
             }
         }
     }
-    other(p, e);
+    other(p);
 }
 
 /* A free that is not a push on the thread's list: tiny, or free_slow. */
-static ALC_NOINLINE void free_other(void *p, alc_pm_entry_t *e) {
-    alc_span_t *s = e ? atomic_load_explicit(&e->span, memory_order_acquire) : NULL;
+static ALC_NOINLINE void free_other(void *p) {
+    alc_span_t *s = alc__pagemap_lookup(p);
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
         alc__tiny_free(s, p);
         return;
@@ -526,11 +529,11 @@ static ALC_NOINLINE void free_other(void *p, alc_pm_entry_t *e) {
 }
 
 /* The public entry's: records the call first when the drop-in library traces. */
-static ALC_NOINLINE void free_other_public(void *p, alc_pm_entry_t *e) {
+static ALC_NOINLINE void free_other_public(void *p) {
     alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
     if (ALC_UNLIKELY(hook != NULL))
         hook(ALC_TRACE_FREE, 0, p, 0);
-    free_other(p, e);
+    free_other(p);
 }
 
 void alc_free(void *p) { free_fast(p, free_other_public); }

@@ -298,10 +298,10 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     alc__class_size[alc__tiny_list] = cfg->tiny_width ? cfg->tiny_width : 16;
     alc__class_pages[alc__tiny_list] = 1;
     for (unsigned i = 0; i <= cfg->nclasses; i++) {
-        alc__class_fast[i].magic = alc__div_magic(alc__class_size[i]);
-        alc__class_fast[i].size = alc__class_size[i];
-        alc__class_fast[i].nelems =
-            (uint32_t)(((uint64_t)alc__class_pages[i] * cfg->page_size) / alc__class_size[i]);
+        uint32_t size = alc__class_size[i];
+        uint64_t nelems = ((uint64_t)alc__class_pages[i] * cfg->page_size) / size;
+        alc__class_fast[i].div = UINT64_MAX / size + 1;
+        alc__class_fast[i].last = (nelems - 1) * size;
     }
 
     uint32_t largest = cfg->classes[cfg->nclasses - 1].size;

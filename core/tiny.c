@@ -96,7 +96,7 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     alc_freeobj_t *blk = l->head;
     if (blk) {
         l->head = alc__link(blk);
-        __atomic_store_n(&l->count, l->count - 1, __ATOMIC_RELAXED);
+        ALC_COUNT_ADD(l->count, -1);
     } else if (!(blk = refill(c, T))) {
         errno = ENOMEM;
         return NULL;

@@ -1,5 +1,5 @@
 /* Helpers shared by the allocator tests (test_api.c, test_badfree.c,
- * test_tiny.c).
+ * test_tiny.c, ...).
  *
  * Criterion runs every test in a process of its own, forked from a runner
  * that never calls alc_*, so a test may start the allocator with the config
@@ -20,6 +20,16 @@
 #include <unistd.h>
 
 #include "alloclab.h"
+
+/* ---- random numbers ----------------------------------------------------- */
+
+/* Marsaglia's xorshift64: repeatable test patterns from a nonzero seed. */
+static inline uint64_t chk_xorshift(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 
 /* ---- configs ------------------------------------------------------------ */
 

@@ -7,12 +7,7 @@
 #include <pthread.h>
 
 static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng(void) { return chk_xorshift(&rng_state); }
 
 /* Objects all classes have taken from central so far. */
 static uint64_t central_takes(void) {
