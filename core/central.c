@@ -93,25 +93,30 @@ static alc_span_t *new_span(unsigned cls) {
 }
 
 /* Up to k objects of span s onto the front of *list (*tail: its last):
- * returned ones first, then a run of never-used ones linked in address
- * order in one pass. Returns how many. */
+ * returned ones first (the front of the span's list, spliced), then a run
+ * of never-used ones linked in address order in one pass. Returns how many. */
 static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_freeobj_t **tail) {
     uint32_t got = 0;
-    for (; got < k && s->freelist; got++) {
-        alc_freeobj_t *o = s->freelist;
-        s->freelist = alc__link(o);
-        alc__set_link(o, *list);
+    if (k && s->freelist) {
+        alc_freeobj_t *first = s->freelist, *last = first, *next = alc__link(first);
+        for (got = 1; got < k && next; got++) {
+            last = next;
+            next = alc__link(next);
+        }
+        s->freelist = next;
+        alc__set_link(last, *list);
         if (!*list)
-            *tail = o;
-        *list = o;
+            *tail = last;
+        *list = first;
     }
     uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
     if (got < k && s->carve < limit) {
         uint32_t m = (uint32_t)((limit - s->carve) / s->elemsize);
         m = m < k - got ? m : k - got;
         uintptr_t first = s->carve, last = first + (uintptr_t)(m - 1) * s->elemsize;
-        for (uintptr_t o = first; o < last; o += s->elemsize)
-            alc__set_link((alc_freeobj_t *)o, (alc_freeobj_t *)(o + s->elemsize));
+        uintptr_t size = s->elemsize, key = alc__secret;   /* in registers: the stores below may alias */
+        for (uintptr_t o = first; o < last; o += size)
+            ((alc_freeobj_t *)o)->link = (o + size) ^ key;
         alc__set_link((alc_freeobj_t *)last, *list);
         if (!*list)
             *tail = (alc_freeobj_t *)last;
@@ -188,24 +193,36 @@ static void free_spans(alc_span_t *empty) {
     }
 }
 
-/* Returns n objects to their spans; spans wholly free go to the heap. */
+/* The run of at most n objects from *head that lie in span s's bytes:
+ * returns its length and last object, and moves *head past it. */
+static uint32_t run_in_span(const alc_span_t *s, alc_freeobj_t **head, uint32_t n, alc_freeobj_t **last) {
+    uintptr_t lo = s->start, bytes = s->npages << alc__page_shift;
+    alc_freeobj_t *o = *head, *next = alc__link(o);
+    uint32_t k = 1;
+    while (k < n && next && (uintptr_t)next - lo < bytes) {
+        o = next;
+        next = alc__link(next);
+        k++;
+    }
+    *last = o;
+    *head = next;
+    return k;
+}
+
+/* Returns n objects to their spans, each run of one span's objects spliced
+ * onto its list at once; spans wholly free go to the heap. */
 static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
-    alc_span_t *s = NULL;
-    uintptr_t lo = 0, hi = 0;   /* s's bytes: objects of one span often come together */
     pthread_mutex_lock(&c->lock);
-    for (uint32_t i = 0; i < n && head; i++) {
-        alc_freeobj_t *o = head;
-        head = alc__link(o);
-        if ((uintptr_t)o - lo >= hi - lo) {
-            s = alc__pagemap_lookup(o);
-            lo = s->start;
-            hi = lo + (s->npages << alc__page_shift);
-        }
-        alc__set_link(o, s->freelist);
-        s->freelist = o;
-        s->nalloc--;
+    for (uint32_t i = 0; i < n && head;) {
+        alc_span_t *s = alc__pagemap_lookup(head);
+        alc_freeobj_t *first = head, *last;
+        uint32_t k = run_in_span(s, &head, n - i, &last);
+        i += k;
+        alc__set_link(last, s->freelist);
+        s->freelist = first;
+        s->nalloc -= k;
         if (!s->in_central)
             list_add(c, s);
         if (s->nalloc == 0 && c->nempty++ >= c->keep_empty) {
