@@ -184,6 +184,14 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc_cachelist_t *l = &c->lists[cls];
     if (n == 0 || !l->head)
         return;
+    if (!pass && n >= l->count) {   /* the whole list: central walks it once, no walk here */
+        alc_chain_t all = {l->head, NULL};
+        n = l->count;
+        l->head = NULL;
+        ALC_COUNT_ADD(l->count, -n);
+        alc__central_give(cls, all, n, false);
+        return;
+    }
     alc_freeobj_t *head = l->head, *last = head;
     uint32_t k = 1;
     alc_freeobj_t *next;
@@ -212,6 +220,8 @@ void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
     ALC_COUNT_ADD(l->count, 1);
 }
 
+/* Past the limit: a batch from the top (objects just freed, still in the
+ * CPU's cache; the whole list would walk cold ones) goes back. */
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);

@@ -144,7 +144,8 @@ ALC_INTERNAL void alc__central_init(void);
  * out->tail (whose next is NULL). */
 ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out);
 /* Gives back n objects linked from chain.head to chain.tail (any spans of
- * class cls); a whole batch may wait in the transfer cache when `pass`. */
+ * class cls); a whole batch may wait in the transfer cache when `pass`.
+ * Without `pass` the tail may be NULL: the chain ends with a NULL link. */
 ALC_INTERNAL void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass);
 extern ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];   /* objects per refill / flush, per class */
 ALC_INLINE uint32_t alc__central_batch(unsigned cls) { return alc__batch[cls]; }
