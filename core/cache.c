@@ -184,12 +184,11 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc_cachelist_t *l = &c->lists[cls];
     if (n == 0 || !l->head)
         return;
-    if (!pass && n >= l->count) {   /* the whole list: central walks it once, no walk here */
-        alc_chain_t all = {l->head, NULL};
-        n = l->count;
-        l->head = NULL;
-        ALC_COUNT_ADD(l->count, -n);
-        alc__central_give(cls, all, n, false);
+    if (!pass || alc__central_tc_full(cls)) {
+        /* To the spans: central walks the front of the list once. */
+        uint32_t k = n < l->count ? n : l->count;
+        l->head = alc__central_give_spans(cls, l->head, k);
+        ALC_COUNT_ADD(l->count, -k);
         return;
     }
     alc_freeobj_t *head = l->head, *last = head;

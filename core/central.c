@@ -209,13 +209,15 @@ static uint32_t run_in_span(const alc_span_t *s, alc_freeobj_t **head, uint32_t 
     return k;
 }
 
-/* Returns n objects to their spans, each run of one span's objects spliced
- * onto its list at once; spans wholly free go to the heap. */
-static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
+/* Returns the first n objects of the list at head to their spans, each run
+ * of one span's objects spliced onto its list at once; spans wholly free go
+ * to the heap. Returns the rest of the list. */
+alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
+    uint32_t i = 0;
     pthread_mutex_lock(&c->lock);
-    for (uint32_t i = 0; i < n && head;) {
+    while (i < n && head) {
         alc_span_t *s = alc__pagemap_lookup(head);
         alc_freeobj_t *first = head, *last;
         uint32_t k = run_in_span(s, &head, n - i, &last);
@@ -233,9 +235,14 @@ static void give_to_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
             empty = s;
         }
     }
-    c->nalloc -= n;
+    c->nalloc -= i;
     pthread_mutex_unlock(&c->lock);
     free_spans(empty);
+    return head;
+}
+
+bool alc__central_tc_full(unsigned cls) {
+    return atomic_load_explicit(&central[cls].tc_n, memory_order_relaxed) >= central[cls].tc_max;
 }
 
 void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
@@ -254,7 +261,7 @@ void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
         if (room)
             return;
     }
-    give_to_spans(cls, chain.head, n);
+    alc__central_give_spans(cls, chain.head, n);
 }
 
 /* Empties the transfer cache of cls into its spans (a thread that exits,
@@ -272,7 +279,7 @@ static void drain_tc(unsigned cls) {
         pthread_mutex_unlock(&c->tc_lock);
         if (!ch.head)
             return;
-        give_to_spans(cls, ch.head, alc__batch[cls]);
+        alc__central_give_spans(cls, ch.head, alc__batch[cls]);
     }
 }
 

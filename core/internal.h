@@ -144,9 +144,13 @@ ALC_INTERNAL void alc__central_init(void);
  * out->tail (whose next is NULL). */
 ALC_INTERNAL uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out);
 /* Gives back n objects linked from chain.head to chain.tail (any spans of
- * class cls); a whole batch may wait in the transfer cache when `pass`.
- * Without `pass` the tail may be NULL: the chain ends with a NULL link. */
+ * class cls); a whole batch may wait in the transfer cache when `pass`. */
 ALC_INTERNAL void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass);
+/* Gives the first n objects of the list at head to their spans, walking
+ * them once; returns the rest of the list. */
+ALC_INTERNAL alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32_t n);
+/* Whether the transfer cache of cls has no room for a batch (a peek). */
+ALC_INTERNAL bool alc__central_tc_full(unsigned cls);
 extern ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];   /* objects per refill / flush, per class */
 ALC_INLINE uint32_t alc__central_batch(unsigned cls) { return alc__batch[cls]; }
 ALC_INTERNAL void alc__central_drain(void);   /* transfer caches back to their spans */
