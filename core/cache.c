@@ -59,6 +59,14 @@ static void class_max_init(void) {
     }
 }
 
+/* List cls now holds n objects: room up to its fast limit, none past it. */
+static void list_hold(alc_cache_t *c, unsigned cls, uint32_t n) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t cap = n > c->fast[cls] ? n : c->fast[cls];
+    __atomic_store_n(&l->cap, cap, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->room, cap - n, __ATOMIC_RELAXED);
+}
+
 static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     uint64_t size = alc__class_size[cls];
     int64_t delta = ((int64_t)limit - (int64_t)c->limit[cls]) * (int64_t)size;
@@ -68,7 +76,8 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     /* Tracking sends every free through the slow path, which records it. */
     bool slow = alc__config.track_requested || alc__config.sbrk ||
                 atomic_load_explicit(&alc__trace_hook, RELAXED);
-    c->lists[cls].fast_max = slow ? 0 : (uint16_t)limit;
+    c->fast[cls] = slow ? 0 : limit;
+    list_hold(c, cls, alc__list_count(&c->lists[cls]));
 }
 
 /* The cache's copy of the small class table, as list offsets. */
@@ -90,8 +99,9 @@ static void trim(alc_cache_t *c) {
         if (c->events[i] == 0 && c->limit[i] > b) {
             uint32_t limit = c->limit[i] / 2 < b ? b : c->limit[i] / 2;
             set_limit(c, i, limit);
-            if (c->lists[i].count > limit)
-                give_back(c, i, c->lists[i].count - limit, true);
+            uint32_t n = alc__list_count(&c->lists[i]);
+            if (n > limit)
+                give_back(c, i, n - limit, true);
         }
         c->events[i] = 0;
     }
@@ -172,7 +182,7 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     if (n > 1) {
         alc__set_link(ch.tail, l->head);
         l->head = alc__link(ch.head);
-        ALC_COUNT_ADD(l->count, n - 1);
+        list_hold(c, cls, alc__list_count(l) + n - 1);
     }
     return ch.head;
 }
@@ -184,11 +194,12 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc_cachelist_t *l = &c->lists[cls];
     if (n == 0 || !l->head)
         return;
+    uint32_t held = alc__list_count(l);
     if (!pass || alc__central_tc_full(cls)) {
         /* To the spans: central walks the front of the list once. */
-        uint32_t k = n < l->count ? n : l->count;
+        uint32_t k = n < held ? n : held;
         l->head = alc__central_give_spans(cls, l->head, k);
-        ALC_COUNT_ADD(l->count, -k);
+        list_hold(c, cls, held - k);
         return;
     }
     alc_freeobj_t *head = l->head, *last = head;
@@ -200,23 +211,35 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     }
     l->head = alc__link(last);
     alc__set_link(last, NULL);
-    ALC_COUNT_ADD(l->count, -k);
+    list_hold(c, cls, held - k);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
 
 void alc__cache_all_slow(alc_cache_t *c) {
     copy_class8(c);
-    for (unsigned i = 0; i <= alc__nclasses; i++)
-        c->lists[i].fast_max = 0;
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
+        c->fast[i] = 0;
+        list_hold(c, i, alc__list_count(&c->lists[i]));
+    }
 }
 
 void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
-    if (l->count >= c->limit[cls])
+    if (alc__list_count(l) >= c->limit[cls])
         alc__cache_overflow(c, cls);
     alc__set_link(p, l->head);
     l->head = p;
-    ALC_COUNT_ADD(l->count, 1);
+    list_hold(c, cls, alc__list_count(l) + 1);
+}
+
+void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
+    alc_cachelist_t *l = &c->lists[cls];
+    alc_freeobj_t *p = l->head;
+    if (p) {
+        l->head = alc__link(p);
+        list_hold(c, cls, alc__list_count(l) - 1);
+    }
+    return p;
 }
 
 /* Past the limit: a batch from the top (objects just freed, still in the
@@ -225,8 +248,9 @@ void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);
     /* A shrunk limit may leave the list over it: down to the limit now. */
-    if (c->lists[cls].count > c->limit[cls])
-        give_back(c, cls, c->lists[cls].count - c->limit[cls], true);
+    uint32_t n = alc__list_count(&c->lists[cls]);
+    if (n > c->limit[cls])
+        give_back(c, cls, n - c->limit[cls], true);
 }
 
 void alc__cache_flush_all(alc_cache_t *c, bool pass) {
@@ -236,9 +260,9 @@ void alc__cache_flush_all(alc_cache_t *c, bool pass) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         /* Whole batches may wait for another thread in the transfer cache. */
         uint32_t b = alc__central_batch(i);
-        while (pass && c->lists[i].count >= b)
+        while (pass && alc__list_count(&c->lists[i]) >= b)
             give_back(c, i, b, true);
-        give_back(c, i, c->lists[i].count, false);
+        give_back(c, i, alc__list_count(&c->lists[i]), false);
     }
 }
 
@@ -305,7 +329,7 @@ static void add_live(alc_cache_t *c, void *arg) {
     fold_counters(sum->st, c);
     sum->st->threads++;
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        uint32_t n = __atomic_load_n(&c->lists[i].count, __ATOMIC_RELAXED);
+        uint32_t n = alc__list_count(&c->lists[i]);
         sum->cached[i] += n;
         sum->st->cached_bytes += (uint64_t)n * alc__class_size[i];
     }

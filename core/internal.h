@@ -138,6 +138,13 @@ ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
 ALC_INTERNAL void alc__heap_lock(void);
 ALC_INTERNAL void alc__heap_unlock(void);
 
+/* Objects a thread's list holds (see types.h). */
+ALC_INLINE uint32_t alc__list_count(const alc_cachelist_t *l) {
+    uint32_t cap = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
+    uint32_t room = __atomic_load_n(&l->room, __ATOMIC_RELAXED);
+    return cap > room ? cap - room : 0;   /* a reader from another thread may see them mid-update */
+}
+
 /* ---- central.c: per-class span lists ---- */
 ALC_INTERNAL void alc__central_init(void);
 /* Takes up to `want` objects; returns how many, linked from out->head to
@@ -165,6 +172,8 @@ extern ALC_INTERNAL alc_cache_t alc__empty_cache;
 ALC_INTERNAL alc_cache_t *alc__cache_real(void);
 /* Pushes free object p on list cls, flushing a batch first if it is full. */
 ALC_INTERNAL void alc__cache_push(alc_cache_t *c, unsigned cls, void *p);
+/* Pops list cls (NULL when empty) on a slow path; the link is not cleared. */
+ALC_INTERNAL void *alc__cache_pop(alc_cache_t *c, unsigned cls);
 ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
 ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
 ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c, bool pass);

@@ -305,20 +305,16 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
-static void *pop(alc_cache_t *c, alc_cachelist_t *l);
 
 /* An object of class cls from the thread's list or a refill, recorded when
  * requested sizes are tracked. The slow side of the fast path's pop. */
 static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
-    alc_freeobj_t *p = pop(c, &c->lists[cls]);
-    if (!p) {
-        p = alc__cache_refill(c, cls);
-        if (!p) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        p->link = 0;
+    alc_freeobj_t *p = alc__cache_pop(c, cls);
+    if (!p && !(p = alc__cache_refill(c, cls))) {
+        errno = ENOMEM;
+        return NULL;
     }
+    p->link = 0;
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
     return p;
@@ -332,7 +328,7 @@ ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
     if (ALC_UNLIKELY(!p))
         return NULL;
     l->head = (alc_freeobj_t *)(p->link ^ c->key);
-    ALC_COUNT_ADD(l->count, -1);
+    ALC_COUNT_ADD(l->room, 1);
     p->link = 0;
     return p;
 }
@@ -424,7 +420,6 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     return p;
 }
 
-static void *pop(alc_cache_t *c, alc_cachelist_t *l) { return pop_inline(c, l); }
 
 /* The public entry's slow side records the call when the drop-in library
  * traces (it then sends every call here: see alc__trace_begin). */
@@ -488,6 +483,7 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
      * span is then past any object, and `other` looks p up properly. */
     alc_pm_entry_t *e = alc__pagemap_entry_any(p);
+    alc_cachelist_t *l;
     if (ALC_UNLIKELY(!e)) {
         other(p);
         return;
@@ -501,20 +497,22 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
             alc_freeobj_t *o = p;
             alc_cache_t *c = alc__tls_cache;
             uintptr_t key = c->key;
-            alc_cachelist_t *l = (alc_cachelist_t *)((char *)c->lists + cls16);
+            l = (alc_cachelist_t *)((char *)c->lists + cls16);
             ALC_OPAQUE(l);
-            uint32_t max = l->fast_max;
-            uint32_t n = l->count;
             /* A first word that decodes to an address may be a link: the
              * slow side tells a double free from program data. */
-            if (ALC_LIKELY(((o->link ^ key) >> 48) != 0 && n < max)) {
+            if (ALC_LIKELY(((o->link ^ key) >> 48) != 0)) {
+                ALC_ROOM_TAKE(l->room, full);
                 o->link = (uintptr_t)l->head ^ key;
                 l->head = o;
-                ALC_COUNT_ADD(l->count, 1);
                 return;
             }
         }
     }
+    other(p);
+    return;
+full:
+    __atomic_store_n(&l->room, 0, __ATOMIC_RELAXED);   /* the subtraction's undo: the list is full */
     other(p);
 }
 

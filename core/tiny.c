@@ -92,12 +92,8 @@ static ALC_NOINLINE void *refill(alc_cache_t *c, unsigned T) { return alc__cache
 void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     /* Only a real cache has a tiny limit above 0, so c is one. */
     unsigned T = alc__tiny_list;
-    alc_cachelist_t *l = &c->lists[T];
-    alc_freeobj_t *blk = l->head;
-    if (blk) {
-        l->head = alc__link(blk);
-        ALC_COUNT_ADD(l->count, -1);
-    } else if (!(blk = refill(c, T))) {
+    alc_freeobj_t *blk = alc__cache_pop(c, T);
+    if (!blk && !(blk = refill(c, T))) {
         errno = ENOMEM;
         return NULL;
     }

@@ -39,6 +39,19 @@
 #else
 #define ALC_COUNT_ADD(count, k) __atomic_store_n(&(count), (count) + (uint32_t)(k), __ATOMIC_RELAXED)
 #endif
+/* Takes one from a list's room, or jumps to `full` when there is none (on
+ * x86-64 the subtraction's borrow is the test, and `full` must set room
+ * back to 0). */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && __GNUC__ >= 11
+#define ALC_ROOM_TAKE(room, full) __asm__ goto("subl $1, %0\n\tjb %l[" #full "]" : "+m"(room) : : "cc" : full)
+#else
+#define ALC_ROOM_TAKE(room, full)       \
+    do {                                \
+        if (ALC_UNLIKELY((room) == 0))  \
+            goto full;                  \
+        ALC_COUNT_ADD(room, -1);        \
+    } while (0)
+#endif
 
 /* Size-to-class tables, as Go's size_to_class8 / size_to_class128. */
 #define ALC_SMALL_DIV 8
@@ -95,11 +108,15 @@ typedef struct alc_span {
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
+/* A thread's list of one class. It holds cap - room objects; free's fast
+ * path pushes while room is left (one subtraction whose borrow is the
+ * test), malloc's pop gives room back. cap is the list's fast limit, or
+ * what it holds when that is more (0 and all in the slow modes: tracking,
+ * tracing, sbrk). The owner writes both, stats read them (relaxed). */
 typedef struct alc_cachelist {
     alc_freeobj_t *head;
-    uint32_t count;           /* owner writes, stats reads: both with __atomic builtins (relaxed) */
-    uint16_t fast_max;        /* free's fast path pushes below this: the limit, or 0 when tracking */
-    uint16_t unused;
+    uint32_t room;
+    uint32_t cap;
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 16, "the fast paths index lists with a shift");
 
@@ -122,6 +139,7 @@ typedef struct alc_cache {
     uint16_t list_at[ALC_CLASS8_N];
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
+    uint32_t fast[ALC_NLISTS];           /* the limit free's fast path keeps to: limit, or 0 when slow */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
     uint8_t overages[ALC_NLISTS];        /* flushes of each list since its last refill */
     uint32_t slow_events;                /* refills and flushes since the last trim */
