@@ -81,14 +81,12 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
 }
 
 /* The cache's copy of the small class table, as list offsets. */
-/* Entry i serves sizes (i-1)*8+1 .. i*8 (size 0 for i = 0). Where any of
- * them is a tiny piece it names the empty list, so that malloc's fast path
- * needs no tiny test and its slow side bumps the piece. */
+/* A tiny size names the empty list, so that malloc's fast path needs no
+ * tiny test and its slow side bumps the piece. */
 static void copy_class8(alc_cache_t *c) {
-    for (unsigned i = 0; i < ALC_CLASS8_N; i++) {
-        uint32_t least = i ? (i - 1) * ALC_SMALL_DIV + 1 : 0;
-        unsigned cls = least < alc__tiny_limit ? ALC_EMPTY_LIST : alc__class8[i];
-        c->list_at[i] = (uint16_t)(cls * sizeof(alc_cachelist_t));
+    for (unsigned n = 0; n < sizeof c->list_at / sizeof c->list_at[0]; n++) {
+        unsigned cls = n < alc__tiny_limit ? ALC_EMPTY_LIST : alc__class8[(n + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+        c->list_at[n] = (uint16_t)(cls * sizeof(alc_cachelist_t));
     }
 }
 

@@ -16,10 +16,10 @@
  *   stats.c      counters and the human-readable dump
  *
  * Allocating n bytes:
- *   1. n <= the largest class: the list's offset from the cache's own copy
- *      of class8[(n+7)/8] (up to 1 KiB) or class128[...]; pop the list for
- *      that class. No lock, no atomic read-modify-write, no indirect call;
- *      one unlikely branch. 18 instructions.
+ *   1. n <= the largest class: the list's offset from the cache's own
+ *      table indexed by n itself (up to 1 KiB - 8: class8[(n+7)/8] copied
+ *      per size) or class128[...]; pop the list for that class. No lock, no atomic read-modify-write, no indirect call;
+ *      one unlikely branch. 15 instructions.
  *   2. With a tiny width W (off by default), n <= W - tiny.align (a piece
  *      that leaves room for another in its block: every n < W under Go's
  *      rule, align 1) and no alignment asked: the class table sends n to
@@ -36,7 +36,7 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (42 instructions; reads the page-map entry and p itself):
+ * Freeing p (40 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start an object against the
  *   class's constants (one multiplication) and not to be free already (a
@@ -323,7 +323,6 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
 /* The link is decoded with the cache's copy of the secret and zeroed, so
  * that the object no longer looks free. */
 ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
-    ALC_OPAQUE(l);
     alc_freeobj_t *p = l->head;
     if (ALC_UNLIKELY(!p))
         return NULL;
@@ -397,7 +396,7 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     return alc__tiny_alloc_slow(c, n);
 }
 
-/* The fast path (18 instructions for a small class): one load from the
+/* The fast path (15 instructions for a small class): one load from the
  * cache's own class table (of list offsets), a pop. No tiny test: tiny
  * sizes find the empty list and go to the slow side. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
@@ -407,7 +406,7 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
     size_t at;   /* byte offset of the class's list */
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
-        at = c->list_at[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+        at = c->list_at[size];
     } else {
         if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
             return slow(size);
@@ -472,7 +471,7 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
     return (uintptr_t)idx * s->elemsize == off && idx < s->nelems;
 }
 
-/* The fast path (42 instructions, two memory reads that may miss: the
+/* The fast path (40 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
  * against the class's constants without reading the span; an object whose
@@ -498,7 +497,6 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
             alc_cache_t *c = alc__tls_cache;
             uintptr_t key = c->key;
             l = (alc_cachelist_t *)((char *)c->lists + cls16);
-            ALC_OPAQUE(l);
             /* A first word that decodes to an address may be a link: the
              * slow side tells a double free from program data. */
             if (ALC_LIKELY(((o->link ^ key) >> 48) != 0)) {

@@ -26,9 +26,6 @@
 #define ALC_NOINLINE __attribute__((noinline))
 #define ALC_INLINE static inline __attribute__((always_inline))
 #define ALC_INTERNAL __attribute__((visibility("hidden")))
-/* Hides how a pointer was computed, so the compiler keeps it in a register
- * instead of computing the address again for an atomic access. */
-#define ALC_OPAQUE(p) __asm__("" : "+r"(p))
 /* Adds k to a list's count. Only the owning thread writes a count; stats
  * read it from other threads with a relaxed atomic load, so a plain add
  * whose store is one aligned 32-bit write is enough: on x86-64 one
@@ -132,11 +129,11 @@ typedef struct alc_cache {
     void *tiny_end_word;      /* the current block's end map */
     uintptr_t key;            /* alc__secret, beside the lists (0 in the empty cache) */
 
-    /* The class of sizes up to 1 KiB times 16 (the byte offset of its
-     * list): alc__class8 copied when the cache is made, so malloc reads only
-     * its own thread's memory (the shared empty cache's copy is all zeros:
-     * list 0, empty). */
-    uint16_t list_at[ALC_CLASS8_N];
+    /* The byte offset of the list of each size up to 1 KiB - 8, indexed by
+     * the size itself (no rounding on the fast path): from alc__class8 when
+     * the cache is made, so malloc reads only its own thread's memory (the
+     * shared empty cache's copy is all zeros: list 0, empty). */
+    uint16_t list_at[ALC_SMALL_MAX - 7];
     alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint32_t fast[ALC_NLISTS];           /* the limit free's fast path keeps to: limit, or 0 when slow */
