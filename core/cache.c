@@ -155,8 +155,11 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_amask = alc__tiny_amask;
     c->key = alc__secret;
     copy_class8(c);
-    for (unsigned i = 0; i <= alc__nclasses; i++)
+    for (unsigned i = 0; i <= alc__nclasses; i++) {
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
+        c->lists[i].div = alc__class_fast[i].div;
+        c->lists[i].last = alc__class_fast[i].last;
+    }
     pthread_mutex_lock(&reg_lock);
     c->reg_next = reg_head;
     if (reg_head)

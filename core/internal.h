@@ -28,10 +28,11 @@ extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
-/* What free's fast path needs of a class, 16 bytes apart: whether an
- * offset in a span starts an object. An offset n < 2^32 is a multiple of
- * the size d exactly when n * c < c modulo 2^64, c = 2^64 / d rounded up
- * (Lemire, Kaser and Kurz, "Faster remainder by direct computation"). */
+/* What free's fast path needs of a class (each cache keeps a copy beside
+ * its list: types.h): whether an offset in a span starts an object. An
+ * offset n < 2^32 is a multiple of the size d exactly when n * c < c
+ * modulo 2^64, c = 2^64 / d rounded up (Lemire, Kaser and Kurz, "Faster
+ * remainder by direct computation"). */
 typedef struct alc_class_fast {
     uint64_t div;      /* c above */
     uint64_t last;     /* offset of a span's last object */
@@ -64,15 +65,17 @@ ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
  * constants whatever page size the config chose. Each entry holds the span
  * and, for a frame of a SMALL span, what free's fast path needs of it in
  * one word (so free reads the entry and the object, not the span):
- *   bit 0 set, bits 4..11 the class (so info & 0xff0 is the byte offset of
- *   the class's 16-byte entries: its cache list, its alc__class_fast),
- *   bits 12.. the span's first byte (4 KiB aligned: info & ~0xfff). */
+ *   bit 0 set, bits 5..11 the class (so info & 0xfe0 is the byte offset of
+ *   the class's 32-byte list in a thread's cache, which also holds what
+ *   free checks of the class), bits 12.. the span's first byte (4 KiB
+ *   aligned: info & ~0xfff). */
 #define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
 #define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
 #define ALC_PM_SMALL 1u
-#define ALC_PM_CLS_SHIFT 4
-#define ALC_PM_CLS_MASK 0xff0u
+#define ALC_PM_CLS_SHIFT 5
+#define ALC_PM_CLS_MASK 0xfe0u
+_Static_assert(ALC_MAX_CLASSES << ALC_PM_CLS_SHIFT <= 4096, "a class's list offset fits below the span's start");
 
 typedef struct alc_pm_entry {
     _Atomic(alc_span_t *) span;

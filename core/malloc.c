@@ -36,7 +36,7 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (40 instructions; reads the page-map entry and p itself):
+ * Freeing p (38 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start an object against the
  *   class's constants (one multiplication) and not to be free already (a
@@ -471,10 +471,11 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
     return (uintptr_t)idx * s->elemsize == off && idx < s->nelems;
 }
 
-/* The fast path (40 instructions, two memory reads that may miss: the
+/* The fast path (38 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
- * against the class's constants without reading the span; an object whose
+ * against the class's constants, kept beside the thread's list of the
+ * class, without reading the span; an object whose
  * first word is no link goes on the thread's list while the list is under
  * its limit. Everything else: `other`, a constant at every use, which looks
  * p up again. */
@@ -489,14 +490,13 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     }
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
     if (ALC_LIKELY(info & ALC_PM_SMALL)) {
-        uintptr_t cls16 = (uintptr_t)info & ALC_PM_CLS_MASK;   /* class x 16 */
+        uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes */
         uintptr_t off = (uintptr_t)p - ((uintptr_t)info & ~(uintptr_t)0xfff);   /* in the span */
-        const alc_class_fast_t *k = (const alc_class_fast_t *)((const char *)alc__class_fast + cls16);
-        if (ALC_LIKELY(off <= k->last && off * k->div < k->div)) {
+        alc_cache_t *c = alc__tls_cache;
+        l = (alc_cachelist_t *)((char *)c->lists + at);
+        if (ALC_LIKELY(off <= l->last && off * l->div < l->div)) {
             alc_freeobj_t *o = p;
-            alc_cache_t *c = alc__tls_cache;
             uintptr_t key = c->key;
-            l = (alc_cachelist_t *)((char *)c->lists + cls16);
             /* A first word that decodes to an address may be a link: the
              * slow side tells a double free from program data. */
             if (ALC_LIKELY(((o->link ^ key) >> 48) != 0)) {

@@ -105,7 +105,7 @@ typedef struct alc_span {
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
-/* A thread's list of one class. It holds cap - room objects; free's fast
+/* A thread's list of one class, 32 bytes. It holds cap - room objects; free's fast
  * path pushes while room is left (one subtraction whose borrow is the
  * test), malloc's pop gives room back. cap is the list's fast limit, or
  * what it holds when that is more (0 and all in the slow modes: tracking,
@@ -114,8 +114,11 @@ typedef struct alc_cachelist {
     alc_freeobj_t *head;
     uint32_t room;
     uint32_t cap;
+    /* Free's check that an offset in a span starts an object of the class
+     * (copied from alc__class_fast, beside the list it guards). */
+    uint64_t div, last;
 } alc_cachelist_t;
-_Static_assert(sizeof(alc_cachelist_t) == 16, "the fast paths index lists with a shift");
+_Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 
 typedef struct alc_cache {
     /* Tiny bump state (seed's c.tiny / c.tinyoffset), read first. */
@@ -134,7 +137,7 @@ typedef struct alc_cache {
      * the cache is made, so malloc reads only its own thread's memory (the
      * shared empty cache's copy is all zeros: list 0, empty). */
     uint16_t list_at[ALC_SMALL_MAX - 7];
-    alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them with a shift */
+    alc_cachelist_t lists[ALC_NLISTS];   /* 32 bytes each: the fast paths index them by byte offset */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint32_t fast[ALC_NLISTS];           /* the limit free's fast path keeps to: limit, or 0 when slow */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
