@@ -82,33 +82,38 @@ typedef struct alc_pm_entry {
     _Atomic uint64_t info;   /* 0, or the SMALL span's class and frame index */
 } alc_pm_entry_t;
 
-extern ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
+/* The root: per 2^30 bytes, its leaf's address minus the zero leaf's, 0
+ * where the heap never had a page; the zero leaf (never written, so it
+ * costs no memory) stands for those, and follows the root so that one
+ * address reaches both. */
+typedef struct alc_pm_root {
+    _Atomic intptr_t l1[ALC_PM_L1_MAX];
+    alc_pm_entry_t zero[(size_t)1 << ALC_PM_L2_BITS];
+} alc_pm_root_t;
+extern ALC_INTERNAL alc_pm_root_t alc__pm;
 
-/* The entry of p's frame, NULL where the heap never had a page, for p
+/* The entry of p's frame (all zero where the heap never had a page), for p
  * below 2^48; an address past it aliases a lower one's entry (free's fast
  * path tells them apart without a test of its own: see malloc.c). */
 ALC_INLINE alc_pm_entry_t *alc__pagemap_entry_any(const void *p) {
     uintptr_t i1 = ((uintptr_t)p << 16) >> (16 + ALC_PM_SHIFT + ALC_PM_L2_BITS);
-    alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_acquire);
-    if (ALC_UNLIKELY(l2 == NULL))
-        return NULL;
+    alc_pm_root_t *root = &alc__pm;
+    __asm__("" : "+r"(root));   /* one register for both arrays, not two addresses */
+    intptr_t leaf = atomic_load_explicit(&root->l1[i1], memory_order_acquire);
     /* The entry's byte offset in its leaf straight from p: one shift, one mask. */
     _Static_assert(sizeof(alc_pm_entry_t) == 16, "entries are 16 bytes");
     uintptr_t at = ((uintptr_t)p >> (ALC_PM_SHIFT - 4)) & ((((uintptr_t)1 << ALC_PM_L2_BITS) - 1) << 4);
-    return (alc_pm_entry_t *)((char *)l2 + at);
+    uintptr_t l2 = (uintptr_t)root + (uintptr_t)leaf;   /* the leaf, less the zero leaf's offset */
+    __asm__("" : "+r"(l2));
+    return (alc_pm_entry_t *)(l2 + offsetof(alc_pm_root_t, zero) + at);
 }
 
-/* The entry of p's frame, NULL where the heap never had a page. */
-ALC_INLINE alc_pm_entry_t *alc__pagemap_entry(const void *p) {
+/* The span of p's page, NULL where the heap has none. */
+ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
     _Static_assert(ALC_PM_SHIFT + ALC_PM_L2_BITS + 18 == 48, "the root covers 48 bits");
     if (ALC_UNLIKELY((uintptr_t)p >> 48))
         return NULL;
-    return alc__pagemap_entry_any(p);
-}
-
-ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
-    alc_pm_entry_t *e = alc__pagemap_entry(p);
-    return e ? atomic_load_explicit(&e->span, memory_order_acquire) : NULL;
+    return atomic_load_explicit(&alc__pagemap_entry_any(p)->span, memory_order_acquire);
 }
 /* Enters small span s's class in the info of each of its frames (after
  * alc__pagemap_set named s there). Under the heap lock or before s is

@@ -36,7 +36,7 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (36 instructions; reads the page-map entry and p itself):
+ * Freeing p (35 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start an object against the
  *   class's constants (one multiplication) and not to be free already (a
@@ -480,7 +480,7 @@ ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
     return t;
 }
 
-/* The fast path (36 instructions, two memory reads that may miss: the
+/* The fast path (35 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
  * against the class's constants, kept beside the thread's list of the
@@ -493,10 +493,6 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
      * span is then past any object, and `other` looks p up properly. */
     alc_pm_entry_t *e = alc__pagemap_entry_any(p);
     alc_cachelist_t *l;
-    if (ALC_UNLIKELY(!e)) {
-        other(p);
-        return;
-    }
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
     if (ALC_LIKELY(info & ALC_PM_SMALL)) {
         uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes */

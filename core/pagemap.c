@@ -10,20 +10,21 @@
 
 #include "internal.h"
 
-ALC_INTERNAL _Atomic(alc_pm_entry_t *) alc__pm_l1[ALC_PM_L1_MAX];
+ALC_INTERNAL alc_pm_root_t alc__pm;
 
 static alc_pm_entry_t *leaf(uintptr_t key) {
     uintptr_t i1 = key >> ALC_PM_L2_BITS;
     if (i1 >= ALC_PM_L1_MAX)
         return NULL;
-    alc_pm_entry_t *l2 = atomic_load_explicit(&alc__pm_l1[i1], memory_order_relaxed);
-    if (!l2) {
-        l2 = alc__os_map(sizeof(*l2) << ALC_PM_L2_BITS, 0);
+    intptr_t d = atomic_load_explicit(&alc__pm.l1[i1], memory_order_relaxed);
+    if (d == 0) {
+        alc_pm_entry_t *l2 = alc__os_map(sizeof(*l2) << ALC_PM_L2_BITS, 0);
         if (!l2)
             return NULL;
-        atomic_store_explicit(&alc__pm_l1[i1], l2, memory_order_release);
+        d = (intptr_t)((uintptr_t)l2 - (uintptr_t)alc__pm.zero);
+        atomic_store_explicit(&alc__pm.l1[i1], d, memory_order_release);
     }
-    return l2;
+    return (alc_pm_entry_t *)((uintptr_t)alc__pm.zero + (uintptr_t)d);
 }
 
 /* Calls set(entry, arg) for each frame of the npages pages at addr, one
