@@ -65,17 +65,19 @@ ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
  * constants whatever page size the config chose. Each entry holds the span
  * and, for a frame of a SMALL span, what free's fast path needs of it in
  * one word (so free reads the entry and the object, not the span):
- *   bit 0 set, bits 5..11 the class (so info & 0xfe0 is the byte offset of
- *   the class's 32-byte list in a thread's cache, which also holds what
- *   free checks of the class), bits 12.. the span's first byte (4 KiB
- *   aligned: info & ~0xfff). */
+ *   bits 5..11 the class + 1 (so info & 0xfe0 is the byte offset of the
+ *   class's 32-byte list in a thread's cache, which also holds what free
+ *   checks of the class, from the cache's not_small, the one before list
+ *   0), bits 12.. the span's first byte (4 KiB aligned); bits 0..4 zero.
+ *   Any other frame's info is 0. */
 #define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
 #define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
-#define ALC_PM_SMALL 1u
 #define ALC_PM_CLS_SHIFT 5
 #define ALC_PM_CLS_MASK 0xfe0u
 _Static_assert(ALC_MAX_CLASSES << ALC_PM_CLS_SHIFT <= 4096, "a class's list offset fits below the span's start");
+_Static_assert(offsetof(alc_cache_t, lists) == offsetof(alc_cache_t, not_small) + sizeof(alc_cachelist_t),
+               "not_small comes just before the lists");
 
 typedef struct alc_pm_entry {
     _Atomic(alc_span_t *) span;

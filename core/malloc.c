@@ -492,24 +492,25 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
      * span is then past any object, and `other` looks p up properly. */
     alc_pm_entry_t *e = alc__pagemap_entry_any(p);
-    alc_cachelist_t *l;
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
-    if (ALC_LIKELY(info & ALC_PM_SMALL)) {
-        uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes */
-        uintptr_t off = (uintptr_t)p - ((uintptr_t)info & ~(uintptr_t)0xfff);   /* in the span */
-        alc_cache_t *c = alc__tls_cache;
-        l = (alc_cachelist_t *)((char *)c->lists + at);
-        if (ALC_LIKELY(off <= l->last && off * l->div < l->div)) {
-            alc_freeobj_t *o = p;
-            uintptr_t key = c->key;
-            /* A first word that decodes to an address may be a link: the
-             * slow side tells a double free from program data. */
-            if (ALC_LIKELY(link_tag(o) != (uint16_t)(ALC_SECRET_TAG >> 48))) {
-                ALC_ROOM_TAKE(l->room, full);
-                o->link = (uintptr_t)l->head ^ key;
-                l->head = o;
-                return;
-            }
+    uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes past not_small */
+    uintptr_t off = (uintptr_t)p + at;   /* then less info: p - the span's start */
+    __asm__("" : "+r"(off));             /* (an add and a subtraction, not three steps) */
+    off -= (uintptr_t)info;
+    alc_cache_t *c = alc__tls_cache;
+    /* A frame of no small span (info 0) finds not_small, whose check no
+     * offset passes (NULL included). */
+    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
+    if (ALC_LIKELY(off <= l->last && off * l->div < l->div)) {
+        alc_freeobj_t *o = p;
+        uintptr_t key = c->key;
+        /* A first word that decodes to an address may be a link: the slow
+         * side tells a double free from program data. */
+        if (ALC_LIKELY(link_tag(o) != (uint16_t)(ALC_SECRET_TAG >> 48))) {
+            ALC_ROOM_TAKE(l->room, full);
+            o->link = (uintptr_t)l->head ^ key;
+            l->head = o;
+            return;
         }
     }
     other(p);

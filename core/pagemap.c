@@ -57,7 +57,7 @@ int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
 
 static void set_small(alc_pm_entry_t *e, void *arg) {
     const alc_span_t *s = arg;
-    atomic_store_explicit(&e->info, (uint64_t)s->start | (uint64_t)s->cls << ALC_PM_CLS_SHIFT | ALC_PM_SMALL,
+    atomic_store_explicit(&e->info, (uint64_t)s->start | ((uint64_t)s->cls + 1) << ALC_PM_CLS_SHIFT,
                           memory_order_release);
 }
 

@@ -137,6 +137,7 @@ typedef struct alc_cache {
      * the cache is made, so malloc reads only its own thread's memory (the
      * shared empty cache's copy is all zeros: list 0, empty). */
     uint16_t list_at[ALC_SMALL_MAX - 7];
+    alc_cachelist_t not_small;           /* all zero: what free finds for a frame of no small span */
     alc_cachelist_t lists[ALC_NLISTS];   /* 32 bytes each: the fast paths index them by byte offset */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint32_t fast[ALC_NLISTS];           /* the limit free's fast path keeps to: limit, or 0 when slow */
