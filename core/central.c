@@ -71,11 +71,8 @@ static alc_span_t *new_span(unsigned cls) {
     s->elemsize = size;
     s->magic = alc__div_magic(size);
     s->nelems = (uint32_t)((s->npages << alc__page_shift) / size);
-    if (kind == ALC_SPAN_SMALL) {   /* free's fast path reads the class from the page map */
-        alc__heap_lock();
+    if (kind == ALC_SPAN_SMALL)   /* free's fast path reads the class from the page map */
         alc__pagemap_set_small(s);
-        alc__heap_unlock();
-    }
     s->freelist = NULL;
     s->carve = s->start;
     s->nalloc = 0;

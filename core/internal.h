@@ -118,8 +118,8 @@ ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
     return atomic_load_explicit(&alc__pagemap_entry_any(p)->span, memory_order_acquire);
 }
 /* Enters small span s's class in the info of each of its frames (after
- * alc__pagemap_set named s there). Under the heap lock or before s is
- * reachable. */
+ * alc__pagemap_set named s there). By s's owner, central: the heap writes
+ * no frame of a span in use, so no lock is needed. */
 ALC_INTERNAL void alc__pagemap_set_small(alc_span_t *s);
 /* Both under the heap lock. Return -ENOMEM if a leaf cannot be mapped. */
 ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);

@@ -5,7 +5,8 @@
  * Invariant: an entry is NULL or names the span that holds the page. Every
  * span has the frames of its first and last page entered; small and tiny
  * spans have all.
- * Writes happen under the heap lock; free() reads without one. See malloc.c. */
+ * Writes happen under the heap lock, but for the class info central enters
+ * in a span it owns; free() reads without one. See malloc.c. */
 #include <errno.h>
 
 #include "internal.h"
