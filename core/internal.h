@@ -199,7 +199,9 @@ ALC_INTERNAL void alc__cache_counters(alc_stats_t *st, uint64_t *cached);
 /* ---- tiny.c: tiny blocks shared by small pieces ---- */
 #define ALC_TINY_BIAS 64u   /* count while a cache owns a block; > the 32 pieces a block can hold */
 ALC_INTERNAL void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size);
-ALC_INTERNAL void alc__tiny_free(alc_span_t *s, void *p);
+/* Frees tiny piece p of span s; returns NULL, or the misuse p is (the
+ * caller reports it). */
+ALC_INTERNAL const char *alc__tiny_free(alc_span_t *s, void *p);
 ALC_INTERNAL size_t alc__tiny_usable(const alc_span_t *s, const void *p);
 ALC_INTERNAL void alc__tiny_retire(alc_cache_t *c);
 ALC_INTERNAL int alc__tiny_span_init(alc_span_t *s);

@@ -529,11 +529,17 @@ full:
     other(p);
 }
 
+static void free_tiny(alc_span_t *s, void *p) {
+    const char *bad = alc__tiny_free(s, p);
+    if (bad)
+        alc__fatal_pointer(bad, p);
+}
+
 /* A free that is not a push on the thread's list: tiny, or free_slow. */
 static ALC_NOINLINE void free_other(void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
-        alc__tiny_free(s, p);
+        free_tiny(s, p);
         return;
     }
     free_slow(p, s);
@@ -603,7 +609,7 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
         return;
     }
     case ALC_SPAN_TINY:
-        alc__tiny_free(s, p);
+        free_tiny(s, p);
         return;
     case ALC_SPAN_LARGE:
         free_large(s, p);

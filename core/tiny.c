@@ -130,35 +130,37 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
     return blk;
 }
 
+#define DOUBLE_FREE "free(): double free of a tiny piece"
+
 /* A piece of the thread's current block: the owner counts its pieces
  * privately, so giving one back is a plain decrement (the block keeps its
  * bump offset, as Go's does, until it is retired). */
-static void free_own(alc_cache_t *c, void *p) {
+static const char *free_own(alc_cache_t *c) {
     if (c->tiny_pieces == 0)
-        alc__fatal_pointer("free(): double free of a tiny piece", p);
+        return DOUBLE_FREE;
     c->tiny_pieces--;
+    return NULL;
 }
 
-void alc__tiny_free(alc_span_t *s, void *p) {
+const char *alc__tiny_free(alc_span_t *s, void *p) {
     uintptr_t off = (uintptr_t)p - s->start;
     size_t b = off >> s->tiny_shift;
     _Atomic uint8_t *count = count_of(s, b);
     size_t size = piece_size_at(count + 1, (unsigned)off & (s->elemsize - 1), s->elemsize);
     if (size == 0)
-        alc__fatal_pointer("free(): not a piece of a tiny block", p);
+        return "free(): not a piece of a tiny block";
     alc_cache_t *c = alc__tls_cache;
     if (!c->is_real && !(c = alc__cache_real()))
-        return;   /* no cache can be made: the block stays counted, nothing is lost but it */
+        return NULL;   /* no cache can be made: the block stays counted, nothing is lost but it */
     BUMP(c->tiny_pieces_freed, 1);
     BUMP(c->tiny_bytes_freed, size);
     uintptr_t block = (uintptr_t)p - (off & (s->elemsize - 1));
-    if (block == c->tiny) {
-        free_own(c, p);
-        return;
-    }
+    if (block == c->tiny)
+        return free_own(c);
     uint8_t old = atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel);
     if (old == 0)
-        alc__fatal_pointer("free(): double free of a tiny piece", p);
+        return DOUBLE_FREE;
     if (old == 1)
         alc__cache_push(c, alc__tiny_list, (void *)block);
+    return NULL;
 }
