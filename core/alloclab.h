@@ -79,6 +79,7 @@ typedef struct alc_config {
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
     alc_policy_ref_t span_policy;     /* pages per span (generated tables) and large rounding */
     alc_policy_ref_t source_policy;   /* where heap pages come from */
+    alc_policy_ref_t release_policy;  /* when free pages go back to the OS */
     char source[256];            /* file the config came from, or "<embedded default>" */
 } alc_config_t;
 

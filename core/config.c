@@ -140,7 +140,7 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
     static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap",
-                                      "stats", "span", "page_source", "debug", NULL};
+                                      "stats", "span", "page_source", "release", "debug", NULL};
     static const char *const debug_keys[] = {"sbrk", NULL};
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
@@ -166,7 +166,7 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
                        "'alloclab.page_size' = %lld is not a power of two", page);
     cfg->page_size = (uint32_t)page;
 
-    config_setting_t *tiny, *heap, *sc, *gen, *stats, *span, *source, *debug;
+    config_setting_t *tiny, *heap, *sc, *gen, *stats, *span, *source, *release, *debug;
     if ((rc = get_group(L, root, "stats", "alloclab.stats", &stats)) < 0)
         return rc;
     if (stats) {
@@ -192,7 +192,8 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
     if ((rc = load_policy(L, root, "tiny", ALC_POLICY_TINY, &cfg->tiny_policy, &tiny)) < 0 ||
         (rc = load_policy(L, root, "span", ALC_POLICY_SPAN, &cfg->span_policy, &span)) < 0 ||
         (rc = load_policy(L, root, "page_source", ALC_POLICY_PAGE_SOURCE, &cfg->source_policy,
-                          &source)) < 0)
+                          &source)) < 0 ||
+        (rc = load_policy(L, root, "release", ALC_POLICY_RELEASE, &cfg->release_policy, &release)) < 0)
         return rc;
     {
         const alc_tiny_methods_t *tm = cfg->tiny_policy.policy->methods;

@@ -1,9 +1,11 @@
 /* Page heap: spans of whole pages. Free spans sit in lists by page count
  * (exact for 1..127 pages, one list for longer ones), coalesce with free
- * neighbours found through the page map, and past the release threshold
- * hand their pages back to the OS with MADV_DONTNEED so RSS falls at once.
- * New memory comes from the OS in 16 MiB aligned chunks. One lock guards
- * everything here, including page-map writes. See malloc.c. */
+ * neighbours found through the page map, and hand their pages back to the
+ * page source (MADV_DONTNEED by default, so RSS falls at once) when the
+ * release policy orders it (policies/release_idle.c by default: pages idle
+ * for a second above the release threshold). New memory comes from the OS
+ * in 16 MiB aligned chunks. One lock guards everything here, including
+ * page-map writes. See malloc.c. */
 #include <errno.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -13,18 +15,9 @@
 
 #define HEAP_LISTS 128                 /* free[n] holds n-page spans; free[0] the longer ones */
 #define HEAP_CHUNK ((size_t)16 << 20)
-/* Free pages above the release threshold go back to the OS once they have
- * been idle this long, so a working set that cycles above the threshold
- * keeps its pages instead of faulting them in again on every cycle (the
- * idea of jemalloc's decay, without a background thread: checked as spans
- * are freed). Pages go back at once, whatever their age, only beyond what
- * the program had in use in the last second or two (a high-water mark that
- * decays) and above HEAP_HARD_FACTOR times the threshold and four times the
- * pages in use: a program that frees its heap and builds it again (a parse,
- * a request, a frame) reuses the same pages without faulting them in again,
- * while one that shrinks for good gives the pages back a second later. */
-#define HEAP_IDLE_MS 1000u
-#define HEAP_HARD_FACTOR 4
+/* The high-water mark of pages in use that release policies see is kept
+ * per period of this length (recent_in_use: this period's and the last). */
+#define HEAP_PERIOD_MS 1000u
 
 static struct {
     pthread_mutex_t lock;
@@ -35,21 +28,24 @@ static struct {
     uint64_t pages_dirty;              /* in free spans, possibly resident */
     uint64_t pages_returned_total;
     uint64_t spans_free, spans_in_use;
-    uint32_t scanned_ms;               /* when release_locked last looked for idle spans */
     uint64_t hw_cur, hw_prev;          /* most pages in use in this period and the last one */
-    uint32_t hw_ms;                    /* when this period began (periods of HEAP_IDLE_MS) */
+    uint32_t hw_ms;                    /* when this period began (periods of HEAP_PERIOD_MS) */
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* The page source policy, fixed at start-up. */
+/* The page source and release policies, fixed at start-up. */
 static const alc_page_source_methods_t *src;
 static void *src_state;
+static const alc_release_methods_t *rel;
+static void *rel_state;
 
 #define HAS_METHOD(m, field) \
     ((m)->size >= offsetof(alc_page_source_methods_t, field) + sizeof((m)->field) && (m)->field)
 
-void alc__heap_init(const alc_policy_ref_t *source) {
+void alc__heap_init(const alc_policy_ref_t *source, const alc_policy_ref_t *release) {
     src = source->policy->methods;
     src_state = source->state;
+    rel = release->policy->methods;
+    rel_state = release->state;
 }
 
 void *alc__heap_map_raw(size_t bytes) {
@@ -69,10 +65,10 @@ static uint32_t now_ms(void) {
     return (uint32_t)((uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
 }
 
-/* Keeps the high-water mark of pages in use, per period of HEAP_IDLE_MS. */
+/* Keeps the high-water mark of pages in use, per period of HEAP_PERIOD_MS. */
 static void note_in_use(uint32_t now) {
-    if ((uint32_t)(now - H.hw_ms) >= HEAP_IDLE_MS) {
-        H.hw_prev = (uint32_t)(now - H.hw_ms) >= 2 * HEAP_IDLE_MS ? 0 : H.hw_cur;
+    if ((uint32_t)(now - H.hw_ms) >= HEAP_PERIOD_MS) {
+        H.hw_prev = (uint32_t)(now - H.hw_ms) >= 2 * HEAP_PERIOD_MS ? 0 : H.hw_cur;
         H.hw_cur = 0;
         H.hw_ms = now;
     }
@@ -81,12 +77,6 @@ static void note_in_use(uint32_t now) {
         H.hw_cur = in_use;
 }
 
-/* Free pages the program had in use a moment ago: likely wanted again. */
-static uint64_t recently_used_free(void) {
-    uint64_t hw = H.hw_cur > H.hw_prev ? H.hw_cur : H.hw_prev;
-    uint64_t in_use = H.pages_mapped - H.pages_free;
-    return hw > in_use ? hw - in_use : 0;
-}
 
 static size_t page_bytes(size_t npages) { return npages << alc__page_shift; }
 static uintptr_t span_end(const alc_span_t *s) { return s->start + page_bytes(s->npages); }
@@ -342,6 +332,32 @@ static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_
     }
 }
 
+/* What the release policy sees (heap lock held). */
+static alc_release_view_t view(uint32_t now, size_t just_freed) {
+    uint64_t in_use = H.pages_mapped - H.pages_free;
+    return (alc_release_view_t){
+        .version = 1,
+        .size = sizeof(alc_release_view_t),
+        .now_ms = now,
+        .page_size = alc__page_size,
+        .pages_in_use = in_use,
+        .pages_free = H.pages_free,
+        .pages_dirty = H.pages_dirty,
+        .recent_in_use = H.hw_cur > H.hw_prev ? H.hw_cur : H.hw_prev,
+        .threshold = alc__config.release_threshold >> alc__page_shift,
+        .just_freed = just_freed,
+    };
+}
+
+/* Asks the release policy what to give back, and does it (heap lock held). */
+static void ask_release(uint32_t now, size_t just_freed) {
+    alc_release_view_t v = view(now, just_freed);
+    alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
+    unsigned n = rel->on_free(rel_state, &v, orders);
+    for (unsigned i = 0; i < n && i < ALC_RELEASE_ORDERS_MAX; i++)
+        release_locked(orders[i].keep_pages, now, orders[i].min_idle_ms);
+}
+
 void alc__heap_free(alc_span_t *s) {
     pthread_mutex_lock(&H.lock);
     if (s->kind == ALC_SPAN_LARGE)
@@ -354,20 +370,10 @@ void alc__heap_free(alc_span_t *s) {
     s->freed_ms = now;
     s->kind = ALC_SPAN_FREE;
     H.spans_in_use--;
+    size_t freed = s->npages;
     coalesce_and_push(s);
-    uint64_t threshold = alc__config.release_threshold >> alc__page_shift;
-    /* Ages are judged to a second: a scan for idle spans every 1/8 s at
-     * most, not on every free (the scan walks every free span). */
-    if (H.pages_dirty > threshold && (uint32_t)(now - H.scanned_ms) >= HEAP_IDLE_MS / 8) {
-        H.scanned_ms = now;
-        release_locked(threshold / 2, now, HEAP_IDLE_MS);
-    }
     note_in_use(now);
-    uint64_t in_use = H.pages_mapped - H.pages_free;
-    uint64_t hot = recently_used_free();
-    uint64_t hard = HEAP_HARD_FACTOR * threshold + hot;
-    if (H.pages_dirty > hard && H.pages_dirty > 4 * in_use)
-        release_locked(threshold + hot, now, 0);
+    ask_release(now, freed);
     pthread_mutex_unlock(&H.lock);
 }
 

@@ -141,7 +141,7 @@ ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
-ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source);
+ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source, const alc_policy_ref_t *release);
 /* Pages straight from the page source, never returned (debug.sbrk). */
 ALC_INTERNAL void *alc__heap_map_raw(size_t bytes);
 ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);

@@ -142,9 +142,12 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     alc_config_t local = *cfg;
     /* Policies the config left to the defaults: the built-in ones. */
     char perr[ALC_ERRMSG_MAX - 64];
-    if (!local.source_policy.policy &&
-        alc__policy_load(NULL, ALC_POLICY_PAGE_SOURCE, NULL, NULL, &local.source_policy, perr,
-                         sizeof perr) < 0) {
+    if ((!local.source_policy.policy &&
+         alc__policy_load(NULL, ALC_POLICY_PAGE_SOURCE, NULL, NULL, &local.source_policy, perr,
+                          sizeof perr) < 0) ||
+        (!local.release_policy.policy &&
+         alc__policy_load(NULL, ALC_POLICY_RELEASE, NULL, NULL, &local.release_policy, perr,
+                          sizeof perr) < 0)) {
         alc__error(err, "%s: %s", cfg->source, perr);
         return -EINVAL;
     }
@@ -158,7 +161,7 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
     alc__secret = (alc__secret & (((uintptr_t)1 << 48) - 1)) | ALC_SECRET_TAG;
-    alc__heap_init(&cfg->source_policy);
+    alc__heap_init(&cfg->source_policy, &cfg->release_policy);
     alc__central_init();
     alc__cache_init();
     atomic_store_explicit(&alc__started, 1, memory_order_release);

@@ -28,6 +28,7 @@
 ALC_INTERNAL const alc_policy_t *alc__builtin_tiny_width(void);
 ALC_INTERNAL const alc_policy_t *alc__builtin_span_go(void);
 ALC_INTERNAL const alc_policy_t *alc__builtin_source_mmap(void);
+ALC_INTERNAL const alc_policy_t *alc__builtin_release_idle(void);
 
 static const struct {
     unsigned kind;
@@ -36,6 +37,7 @@ static const struct {
     {ALC_POLICY_TINY, alc__builtin_tiny_width},
     {ALC_POLICY_SPAN, alc__builtin_span_go},
     {ALC_POLICY_PAGE_SOURCE, alc__builtin_source_mmap},
+    {ALC_POLICY_RELEASE, alc__builtin_release_idle},
 };
 
 static const char *kind_name(unsigned kind) {
@@ -43,6 +45,7 @@ static const char *kind_name(unsigned kind) {
     case ALC_POLICY_TINY: return "tiny";
     case ALC_POLICY_SPAN: return "span";
     case ALC_POLICY_PAGE_SOURCE: return "page_source";
+    case ALC_POLICY_RELEASE: return "release";
     default: return "unknown";
     }
 }
@@ -191,6 +194,12 @@ static const char *check_descriptor(const alc_policy_t *d, unsigned kind, char *
         const alc_page_source_methods_t *m = d->methods;
         need = offsetof(alc_page_source_methods_t, release) + sizeof m->release;
         complete = head[1] >= need && m->map && m->release;
+        break;
+    }
+    case ALC_POLICY_RELEASE: {
+        const alc_release_methods_t *m = d->methods;
+        need = offsetof(alc_release_methods_t, on_free) + sizeof m->on_free;
+        complete = head[1] >= need && m->on_free;
         break;
     }
     }

@@ -5,7 +5,7 @@
  *     const alc_policy_t *alloclab_policy_entry(void);
  *
  * returning a descriptor: the ABI version it was built against, its size,
- * its kind (tiny, span sizing or page source), its name, how much state it
+ * its kind (tiny, span sizing, page source or release), its name, how much state it
  * wants, a parameter parser, and a table of methods for its kind. Everything
  * else in the plugin should be hidden (-fvisibility=hidden).
  *
@@ -48,6 +48,7 @@ typedef enum alc_policy_kind {
     ALC_POLICY_TINY = 1,         /* tiny block width */
     ALC_POLICY_SPAN = 2,         /* pages per span; rounding of large requests */
     ALC_POLICY_PAGE_SOURCE = 3,  /* where pages come from and go back to */
+    ALC_POLICY_RELEASE = 4,      /* when free pages go back to the OS, and how many */
 } alc_policy_kind_t;
 
 /* What the host offers a plugin. */
@@ -117,6 +118,41 @@ typedef struct alc_page_source_methods {
     int (*commit)(void *state, void *p, size_t size);
 } alc_page_source_methods_t;
 
+/* What a release policy sees of the heap: counts in pages of the config's
+ * page size, never the engine's structures. */
+typedef struct alc_release_view {
+    uint32_t version;            /* 1 */
+    uint32_t size;               /* sizeof(alc_release_view_t) */
+    uint64_t now_ms;             /* a monotonic clock, coarse (a few ms) */
+    uint64_t page_size;          /* bytes */
+    uint64_t pages_in_use;       /* in spans handed out (to size classes or large blocks) */
+    uint64_t pages_free;         /* in the heap's free spans */
+    uint64_t pages_dirty;        /* of those, possibly resident (not yet given back) */
+    uint64_t recent_in_use;      /* most pages in use over the last one to two seconds */
+    uint64_t threshold;          /* heap.release_threshold, in pages */
+    uint64_t just_freed;         /* pages of the span whose free led to this call (0: none) */
+} alc_release_view_t;
+
+/* A release policy's decision: give the OS back the pages of dirty free
+ * spans idle for at least min_idle_ms, longest spans first, until at most
+ * keep_pages dirty pages are left. */
+typedef struct alc_release_order {
+    uint64_t keep_pages;
+    uint32_t min_idle_ms;
+    uint32_t reserved;           /* 0 */
+} alc_release_order_t;
+
+#define ALC_RELEASE_ORDERS_MAX 2   /* orders one call may give, carried out in turn */
+
+typedef struct alc_release_methods {
+    uint32_t version;            /* 1 */
+    uint32_t size;
+    /* After a span went back to the heap, under the heap's lock (be quick;
+     * no allocation): writes up to ALC_RELEASE_ORDERS_MAX orders and
+     * returns how many (0: keep everything for now). */
+    unsigned (*on_free)(void *state, const alc_release_view_t *view, alc_release_order_t *orders);
+} alc_release_methods_t;
+
 typedef struct alc_policy {
     uint32_t abi_version;                    /* ALC_POLICY_ABI_VERSION at build time */
     uint32_t size;                           /* sizeof(alc_policy_t) at build time */
@@ -126,8 +162,8 @@ typedef struct alc_policy {
     const char *description;                 /* one line */
     size_t state_size;                       /* zeroed bytes the host keeps for the plugin */
     alc_policy_configure_fn configure;       /* optional */
-    /* Methods of the kind: alc_tiny_methods_t, alc_span_methods_t or
-     * alc_page_source_methods_t. */
+    /* Methods of the kind: alc_tiny_methods_t, alc_span_methods_t,
+     * alc_page_source_methods_t or alc_release_methods_t. */
     const void *methods;
 } alc_policy_t;
 

@@ -31,6 +31,18 @@ static inline uint64_t chk_xorshift(uint64_t *state) {
     return *state;
 }
 
+/* ---- the process ------------------------------------------------------- */
+
+/* The process's resident set, from /proc/self/statm. */
+static inline size_t chk_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    unsigned long size, resident;
+    cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 /* ---- configs ------------------------------------------------------------ */
 
 /* Writes text to a fresh temporary .cfg file; its name goes to path. */

@@ -437,9 +437,10 @@ Test(plugins, shipped_configs_load_their_plugins) {
             continue;
         alc_config_t c;
         load_cfg(cfgpath, &c);
-        const alc_policy_ref_t *refs[] = {&c.tiny_policy, &c.span_policy, &c.source_policy};
+        const alc_policy_ref_t *refs[] = {&c.tiny_policy, &c.span_policy, &c.source_policy,
+                                          &c.release_policy};
         bool found = false;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             found = found || (refs[i]->policy && strcmp(refs[i]->policy->name, name) == 0);
         cr_expect(found, "%s does not use the policy %s", cfgpath, name);
         checked++;
@@ -549,6 +550,28 @@ static void conform_source(const char *so, const alc_page_source_methods_t *m, v
     }
 }
 
+/* A release policy: no orders for a heap with nothing dirty, at most
+ * ALC_RELEASE_ORDERS_MAX for any heap, each keeping no more than is dirty. */
+static void conform_release(const char *so, const alc_release_methods_t *m, void *state) {
+    cr_assert_geq(m->size, offsetof(alc_release_methods_t, on_free) + sizeof m->on_free,
+                  "%s: methods size %u", so, m->size);
+    cr_assert(m->on_free, "%s: no on_free", so);
+    for (uint64_t dirty = 0; dirty <= ((uint64_t)1 << 20); dirty = dirty ? dirty * 16 : 1) {
+        alc_release_view_t v = {.version = 1, .size = sizeof v, .now_ms = 100000 + dirty,
+                                .page_size = 8192, .pages_in_use = 100, .pages_free = dirty,
+                                .pages_dirty = dirty, .recent_in_use = 100, .threshold = 1024,
+                                .just_freed = dirty ? 1 : 0};
+        alc_release_order_t o[ALC_RELEASE_ORDERS_MAX];
+        unsigned n = m->on_free(state, &v, o);
+        cr_assert_leq(n, ALC_RELEASE_ORDERS_MAX, "%s: %u orders", so, n);
+        if (dirty == 0)
+            cr_expect_eq(n, 0, "%s: orders for a heap with nothing dirty", so);
+        for (unsigned i = 0; i < n; i++)
+            cr_expect_lt(o[i].keep_pages, dirty, "%s: an order keeps %llu of %llu dirty pages", so,
+                         (unsigned long long)o[i].keep_pages, (unsigned long long)dirty);
+    }
+}
+
 Test(plugins, every_built_plugin_conforms_to_the_abi) {
     DIR *d = opendir(BUILD_PLUGINS);
     cr_assert(d, "%s: %s", BUILD_PLUGINS, strerror(errno));
@@ -571,7 +594,7 @@ Test(plugins, every_built_plugin_conforms_to_the_abi) {
                   "%s: ABI %u", so, pd->abi_version);
         cr_assert_geq(pd->size, offsetof(alc_policy_t, methods) + sizeof pd->methods,
                       "%s: descriptor size %u", so, pd->size);
-        cr_assert(pd->kind >= ALC_POLICY_TINY && pd->kind <= ALC_POLICY_PAGE_SOURCE,
+        cr_assert(pd->kind >= ALC_POLICY_TINY && pd->kind <= ALC_POLICY_RELEASE,
                   "%s: kind %u", so, pd->kind);
         cr_assert(pd->name && pd->name[0], "%s: no name", so);
         cr_expect_str_eq(pd->name, base, "%s: named %s, but a config finds it as %s", so, pd->name,
@@ -597,6 +620,9 @@ Test(plugins, every_built_plugin_conforms_to_the_abi) {
             break;
         case ALC_POLICY_PAGE_SOURCE:
             conform_source(so, pd->methods, state);
+            break;
+        case ALC_POLICY_RELEASE:
+            conform_release(so, pd->methods, state);
             break;
         }
         /* Plugins take memory from the host, never from malloc: the .so must

@@ -1,23 +1,11 @@
 /* Returning memory to the OS: a second after a burst of frees the
  * process's RSS (read from /proc/self/statm) falls back near where it
  * started; a heap that is built again at once keeps its pages. */
-#include <criterion/criterion.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+#include "check.h"
+
 #include <time.h>
-#include <unistd.h>
 
-#include "alloclab.h"
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    cr_assert_not_null(f);
-    unsigned long size, resident;
-    cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
-    fclose(f);
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
+#define rss_bytes chk_rss_bytes
 
 #define MiB ((size_t)1 << 20)
 
