@@ -169,11 +169,13 @@ alc_cache_t *alc__cache_real(void) {
     pthread_mutex_unlock(&reg_lock);
     pthread_setspecific(cache_key, c);
     alc__tls_cache = c;
+    alc__scavenger_poke();
     return c;
 }
 
 void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     alc_cachelist_t *l = &c->lists[cls];
+    alc__scavenger_poke();
     grow_limit(c, cls);
     alc_chain_t ch;
     uint32_t n = alc__central_take(cls, alc__central_batch(cls), &ch);
@@ -246,6 +248,7 @@ void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
 /* Past the limit: a batch from the top (objects just freed, still in the
  * CPU's cache; the whole list would walk cold ones) goes back. */
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
+    alc__scavenger_poke();
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);
     /* A shrunk limit may leave the list over it: down to the limit now. */

@@ -8,6 +8,9 @@
 #include "internal.h"
 
 static alc_central_t central[ALC_NLISTS];
+static _Atomic uint64_t moves;   /* calls that take or give back objects */
+
+uint64_t alc__central_moves(void) { return atomic_load_explicit(&moves, memory_order_relaxed); }
 
 static void list_add(alc_central_t *c, alc_span_t *s) {
     s->prev = NULL;
@@ -161,6 +164,7 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
 
 uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
+    atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed);
     if (want == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed)) {
         pthread_mutex_lock(&c->tc_lock);
         uint32_t n = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
@@ -211,6 +215,7 @@ static uint32_t run_in_span(const alc_span_t *s, alc_freeobj_t **head, uint32_t 
  * to the heap. Returns the rest of the list. */
 alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32_t n) {
     alc_central_t *c = &central[cls];
+    atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed);
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
     uint32_t i = 0;
     pthread_mutex_lock(&c->lock);
@@ -244,6 +249,7 @@ bool alc__central_tc_full(unsigned cls) {
 
 void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
     alc_central_t *c = &central[cls];
+    atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed);
     /* Tracked sizes are kept per object in its span: those go back at once. */
     if (pass && n == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed) < c->tc_max &&
         !alc__config.track_requested) {

@@ -29,6 +29,8 @@ static struct {
     uint64_t pages_returned_total;
     uint64_t spans_free, spans_in_use;
     uint64_t hw_cur, hw_prev;          /* most pages in use in this period and the last one */
+    uint64_t activity;                 /* spans taken and given back, cumulative */
+    uint64_t pages_returned_policy;    /* of pages_returned_total, by the release policy's orders */
     uint32_t hw_ms;                    /* when this period began (periods of HEAP_PERIOD_MS) */
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -261,6 +263,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
         goto fail_putback;
     }
     H.spans_in_use++;
+    H.activity++;
     note_in_use(now_ms());
     pthread_mutex_unlock(&H.lock);
     return s;
@@ -313,9 +316,12 @@ out:
 }
 
 /* Returns dirty free spans idle for at least min_idle_ms to the OS, longest
- * first, until at most keep_pages may be resident. */
-static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_ms) {
-    uint64_t dirty = H.pages_dirty;
+ * first, until at most keep_pages may be resident or max_pages went back
+ * (0: no bound). */
+static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_ms, uint64_t max_pages) {
+    uint64_t dirty = H.pages_dirty, stop = max_pages && max_pages < dirty ? dirty - max_pages : 0;
+    if (stop > keep_pages)
+        keep_pages = stop;
     for (unsigned i = 0; i < HEAP_LISTS && dirty > keep_pages; i++) {
         /* Longest spans first: list 0, then 127 pages down to 1. */
         unsigned li = i == 0 ? 0 : HEAP_LISTS - i;
@@ -349,13 +355,45 @@ static alc_release_view_t view(uint32_t now, size_t just_freed) {
     };
 }
 
+/* Carries out a release policy's n orders (heap lock held). */
+static void carry_out(const alc_release_order_t *orders, unsigned n, uint32_t now) {
+    for (unsigned i = 0; i < n && i < ALC_RELEASE_ORDERS_MAX; i++) {
+        uint64_t before = H.pages_returned_total;
+        release_locked(orders[i].keep_pages, now, orders[i].min_idle_ms, orders[i].max_pages);
+        H.pages_returned_policy += H.pages_returned_total - before;
+    }
+}
+
 /* Asks the release policy what to give back, and does it (heap lock held). */
 static void ask_release(uint32_t now, size_t just_freed) {
     alc_release_view_t v = view(now, just_freed);
     alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
     unsigned n = rel->on_free(rel_state, &v, orders);
-    for (unsigned i = 0; i < n && i < ALC_RELEASE_ORDERS_MAX; i++)
-        release_locked(orders[i].keep_pages, now, orders[i].min_idle_ms);
+    carry_out(orders, n, now);
+}
+
+/* How often the release policy wants a background tick, in ms (0: never). */
+uint32_t alc__heap_tick_ms(void) {
+    bool has = rel->size >= offsetof(alc_release_methods_t, on_tick) + sizeof rel->on_tick &&
+               rel->tick_ms && rel->on_tick;
+    return has ? rel->tick_ms(rel_state) : 0;
+}
+
+void alc__heap_tick(void) {
+    pthread_mutex_lock(&H.lock);
+    uint32_t now = now_ms();
+    note_in_use(now);
+    alc_release_view_t v = view(now, 0);
+    alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
+    carry_out(orders, rel->on_tick(rel_state, &v, orders), now);
+    pthread_mutex_unlock(&H.lock);
+}
+
+uint64_t alc__heap_activity(void) {
+    pthread_mutex_lock(&H.lock);
+    uint64_t n = H.activity;
+    pthread_mutex_unlock(&H.lock);
+    return n;
 }
 
 void alc__heap_free(alc_span_t *s) {
@@ -370,6 +408,7 @@ void alc__heap_free(alc_span_t *s) {
     s->freed_ms = now;
     s->kind = ALC_SPAN_FREE;
     H.spans_in_use--;
+    H.activity++;
     size_t freed = s->npages;
     coalesce_and_push(s);
     note_in_use(now);
@@ -379,7 +418,7 @@ void alc__heap_free(alc_span_t *s) {
 
 void alc__heap_release(size_t keep_bytes) {
     pthread_mutex_lock(&H.lock);
-    release_locked(keep_bytes >> alc__page_shift, now_ms(), 0);
+    release_locked(keep_bytes >> alc__page_shift, now_ms(), 0, 0);
     pthread_mutex_unlock(&H.lock);
 }
 

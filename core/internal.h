@@ -145,6 +145,11 @@ ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source, const alc_polic
 /* Pages straight from the page source, never returned (debug.sbrk). */
 ALC_INTERNAL void *alc__heap_map_raw(size_t bytes);
 ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
+/* The release policy's background tick: its period (0: it wants none) and
+ * one tick; spans the heap has handed out and taken back so far. */
+ALC_INTERNAL uint32_t alc__heap_tick_ms(void);
+ALC_INTERNAL void alc__heap_tick(void);
+ALC_INTERNAL uint64_t alc__heap_activity(void);
 ALC_INTERNAL void alc__heap_lock(void);
 ALC_INTERNAL void alc__heap_unlock(void);
 
@@ -168,6 +173,8 @@ ALC_INTERNAL void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n,
 ALC_INTERNAL alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32_t n);
 /* Whether the transfer cache of cls has no room for a batch (a peek). */
 ALC_INTERNAL bool alc__central_tc_full(unsigned cls);
+/* Batches taken from and given to central so far (a measure of activity). */
+ALC_INTERNAL uint64_t alc__central_moves(void);
 extern ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];   /* objects per refill / flush, per class */
 ALC_INLINE uint32_t alc__central_batch(unsigned cls) { return alc__batch[cls]; }
 ALC_INTERNAL void alc__central_drain(void);   /* transfer caches back to their spans */
@@ -195,6 +202,11 @@ ALC_INTERNAL void alc__cache_registry_unlock(void);
 /* Adds every cache's counters (live and exited) to st, and each live
  * cache's list lengths to cached[list]. */
 ALC_INTERNAL void alc__cache_counters(alc_stats_t *st, uint64_t *cached);
+
+/* ---- scavenge.c: the release policy's background thread ---- */
+/* Starts it if the policy wants one and none runs (slow paths only). */
+ALC_INTERNAL void alc__scavenger_poke(void);
+ALC_INTERNAL void alc__scavenger_forked(void);   /* in a forked child: none runs there */
 
 /* ---- tiny.c: tiny blocks shared by small pieces ---- */
 #define ALC_TINY_BIAS 64u   /* count while a cache owns a block; > the 32 pieces a block can hold */

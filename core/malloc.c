@@ -11,6 +11,7 @@
  *                transfer cache of whole batches behind another
  *   cache.c      per thread, a free list per class, sized by use; no lock
  *   tiny.c       blocks of W bytes (8/16/32) shared by smaller requests
+ *   scavenge.c   the background thread a release policy may ask for
  *   meta.c       memory for all of the above, straight from the OS
  *   config.c     libconfig files -> alc_config_t
  *   stats.c      counters and the human-readable dump
@@ -41,12 +42,14 @@
  *   and the span's start, so p is checked to start an object against the
  *   class's constants (one multiplication) and not to be free already (a
  *   free object's first word is a link, encoded with the process's secret:
- *   internal.h), and pushed on the thread's list. Past the list's limit a batch goes back to central (the
- *   transfer cache, or the spans); a list that keeps overflowing holds less,
- *   and a list idle for 256 trips to central gives back half. A span whose
- *   objects are all back goes to the heap, which coalesces it and returns
- *   pages to the OS once idle for a second, or at once past what the
- *   program used in the last second or two. Tiny: the block's live count
+ *   internal.h), and pushed on the thread's list. Past the list's limit a
+ *   batch goes back to central (the transfer cache, or the spans); a list
+ *   that keeps overflowing holds less, and a list idle for 256 trips to
+ *   central gives back half. A span whose objects are all back goes to the
+ *   heap, which coalesces it and asks the release policy what to return to
+ *   the OS (by default: pages idle for a second, or at once past what the
+ *   program used in the last second or two; some policies also have a
+ *   background thread, scavenge.c). Tiny: the block's live count
  *   (a plain decrement for a piece of the thread's current block). Large:
  *   back to the heap. Anything else: a message naming p, then abort.
  *
@@ -129,8 +132,15 @@ static void atfork_parent(void) {
     pthread_mutex_unlock(&start_lock);
 }
 
+/* The child also has no background thread of the release policy's: the
+ * next slow path starts one there if the policy wants it. */
+static void atfork_child(void) {
+    atfork_parent();
+    alc__scavenger_forked();
+}
+
 __attribute__((constructor)) static void register_fork_handlers(void) {
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_parent);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
@@ -356,6 +366,7 @@ static size_t large_npages(size_t size) {
 /* A span of at least `size` bytes; `requested` is what the program asked for. */
 static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested) {
     alc__ensure_started();
+    alc__scavenger_poke();
     /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
     if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40)) {
         errno = ENOMEM;

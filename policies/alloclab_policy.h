@@ -135,11 +135,12 @@ typedef struct alc_release_view {
 
 /* A release policy's decision: give the OS back the pages of dirty free
  * spans idle for at least min_idle_ms, longest spans first, until at most
- * keep_pages dirty pages are left. */
+ * keep_pages dirty pages are left, and no more than max_pages of them this
+ * time (0: no bound; a span goes back whole, so one may overshoot). */
 typedef struct alc_release_order {
     uint64_t keep_pages;
     uint32_t min_idle_ms;
-    uint32_t reserved;           /* 0 */
+    uint32_t max_pages;
 } alc_release_order_t;
 
 #define ALC_RELEASE_ORDERS_MAX 2   /* orders one call may give, carried out in turn */
@@ -151,6 +152,14 @@ typedef struct alc_release_methods {
      * no allocation): writes up to ALC_RELEASE_ORDERS_MAX orders and
      * returns how many (0: keep everything for now). */
     unsigned (*on_free)(void *state, const alc_release_view_t *view, alc_release_order_t *orders);
+    /* Optional, both or neither: when tick_ms returns more than 0 (asked
+     * once, at start-up), a background thread (started on the allocator's
+     * first use, again in a forked child) calls on_tick that often, with
+     * view->just_freed 0, under the heap's lock; once the process has been
+     * idle for a second it first hands the free objects waiting in central
+     * back to their spans. */
+    uint32_t (*tick_ms)(void *state);
+    unsigned (*on_tick)(void *state, const alc_release_view_t *view, alc_release_order_t *orders);
 } alc_release_methods_t;
 
 typedef struct alc_policy {

@@ -5,11 +5,18 @@
  *   release_immediate  every span the heap takes back goes to the OS at once
  *   release_never      nothing goes back until the program asks
  *   release_idle       (the default; tests/test_rss.c) pages idle for idle_ms
+ *   release_scavenger  a background thread returns idle pages, no call needed
+ *   release_decay      the same thread lets the allowance decay over decay_ms
+ * and the background thread itself: named, started again after fork in the
+ * child, no delay at exit.
  *
  * Each test starts the allocator with its own config, in a process of its
  * own (Criterion); the plugins are found in the build tree. */
 #include "check.h"
 
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "alloclab_policy.h"
@@ -132,4 +139,152 @@ Test(release, bad_parameters_name_file_line_and_parameter) {
     expect_refused("plugin = \"release_never\"; delay = 5;", "delay", "unknown parameter");
     expect_refused("plugin = \"release_sometimes\";", "release plugin 'release_sometimes'", "not found");
     expect_refused("plugin = \"span_fixed\";", "span", "release policy");
+    expect_refused("plugin = \"release_scavenger\"; rate = 5;", "rate", "bytes a second");
+    expect_refused("plugin = \"release_decay\"; decay_ms = -3;", "decay_ms", "milliseconds");
+}
+
+/* ---- the background thread ---------------------------------------------- */
+
+static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL); }
+
+/* Whether a thread of this process is named alloclab-scav. */
+static bool scavenger_runs(void) {
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            found = fgets(comm, sizeof comm, f) && strncmp(comm, "alloclab-scav", 13) == 0;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+#define SCAVENGER "plugin = \"release_scavenger\"; delay_ms = 200; tick_ms = 50;"
+
+/* Large blocks freed, then no call at all: RSS falls to the margin (16 MiB). */
+Test(release, scavenger_returns_pages_with_no_further_call) {
+    start_release(SCAVENGER);
+    burst_t b = burst(1 * MiB, 128 * MiB);
+    cr_assert(scavenger_runs(), "no alloclab-scav thread");
+    sleep_ms(1000);
+    size_t after = rss_bytes();
+    cr_assert_leq(after, b.before + 16 * MiB + 6 * MiB, "RSS 1 s after: %zu MiB (before %zu, peak %zu)",
+                  after / MiB, b.before / MiB, b.peak / MiB);
+}
+
+/* Small objects freed and left where free put them (the thread's list,
+ * central): once the process is idle for a second the thread hands
+ * central's objects back to their spans, and their pages go too. */
+static void *small_burst_and_free(void *arg) {
+    size_t total = (size_t)(uintptr_t)arg, n = total / 256;
+    void **v = calloc(n, sizeof *v);
+    cr_assert_not_null(v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = alc_malloc(256);
+        cr_assert_not_null(v[i]);
+        memset(v[i], 1, 256);
+    }
+    for (size_t i = 0; i < n; i++)
+        alc_free(v[i]);
+    free(v);
+    return NULL;
+}
+
+Test(release, scavenger_returns_small_objects_pages_when_idle) {
+    start_release(SCAVENGER);
+    size_t before = rss_bytes();
+    small_burst_and_free((void *)(uintptr_t)(96 * MiB));
+    sleep_ms(2200);
+    size_t after = rss_bytes();
+    /* the margin, this thread's cache (up to 8 MiB), what central keeps */
+    cr_assert_leq(after, before + 16 * MiB + 12 * MiB, "RSS 2.2 s after: %zu MiB (before %zu)",
+                  after / MiB, before / MiB);
+}
+
+/* Eight threads build and free 12 MiB each, then exit or sit idle. */
+Test(release, scavenger_multithreaded_idle) {
+    start_release(SCAVENGER);
+    size_t before = rss_bytes();
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, small_burst_and_free, (void *)(uintptr_t)(12 * MiB)), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    sleep_ms(2200);
+    size_t after = rss_bytes();
+    cr_assert_leq(after, before + 16 * MiB + 12 * MiB, "RSS 2.2 s after: %zu MiB (before %zu)",
+                  after / MiB, before / MiB);
+}
+
+/* Right after the frees the decaying allowance keeps the burst; after
+ * decay_ms it is gone, with no call of the program's. */
+Test(release, decay_keeps_a_fresh_burst_then_returns_it) {
+    start_release("plugin = \"release_decay\"; decay_ms = 600; tick_ms = 20;");
+    burst_t b = burst(1 * MiB, 128 * MiB);
+    size_t soon = rss_bytes();
+    cr_assert_geq(soon, b.peak - 40 * MiB, "RSS right after: %zu MiB (peak %zu): decayed at once",
+                  soon / MiB, b.peak / MiB);
+    sleep_ms(1200);
+    size_t after = rss_bytes();
+    cr_assert_leq(after, b.before + 6 * MiB, "RSS 1.2 s after: %zu MiB (before %zu, peak %zu)",
+                  after / MiB, b.before / MiB, b.peak / MiB);
+}
+
+/* fork while the thread runs: the child allocates, has a thread of its own
+ * that returns its pages, and exits cleanly. */
+Test(release, fork_while_the_thread_runs) {
+    start_release(SCAVENGER);
+    burst(1 * MiB, 16 * MiB);
+    cr_assert(scavenger_runs());
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        size_t before = rss_bytes();
+        small_burst_and_free((void *)(uintptr_t)(32 * MiB));
+        void *big = alc_malloc(64 * MiB);
+        memset(big, 1, 64 * MiB);
+        alc_free(big);
+        sleep_ms(800);
+        bool ok = scavenger_runs() && rss_bytes() <= before + 16 * MiB + 40 * MiB;
+        _exit(ok ? 0 : 3);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
+}
+
+/* exit while the thread sleeps: at once. */
+Test(release, exit_does_not_wait_for_the_thread) {
+    start_release("plugin = \"release_scavenger\"; tick_ms = 10000;");
+    alc_free(alc_malloc(100));
+    fflush(NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        for (int i = 0; i < 1000; i++)
+            alc_free(alc_malloc(4096));   /* the child's own thread starts */
+        exit(0);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_lt(s, 2.0, "exit took %.2f s", s);
+}
+
+/* release_idle and the others want no thread. */
+Test(release, no_thread_for_a_policy_without_ticks) {
+    start_release("plugin = \"release_never\";");
+    burst(1 * MiB, 8 * MiB);
+    cr_assert(!scavenger_runs());
 }

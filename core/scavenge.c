@@ -1,0 +1,88 @@
+/* The background thread a release policy may ask for (tick_ms and on_tick
+ * in its methods): every tick it lets the policy order pages back to the
+ * OS (alc__heap_tick), and once the process has been idle for a second (no
+ * span or batch moved between the caches, central and the heap) it hands
+ * the objects waiting in central back to their spans, so that their pages
+ * can go too. So a program that frees its heap and stops calling the
+ * allocator still sees its RSS fall.
+ *
+ * Started lazily from the caches' slow paths (never the fast paths), by the
+ * first thread that gets there; again in a forked child, whose copy of the
+ * process has no such thread. It takes the allocator's locks only inside a
+ * tick, so fork (which takes them all first) never finds one held by it;
+ * it is detached, blocks every signal, and dies with the process without
+ * delaying exit. See malloc.c. */
+#define _GNU_SOURCE   /* pthread_setname_np */
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define IDLE_MS 1000u
+#define STACK_BYTES ((size_t)64 << 10)
+
+enum { NONE, RUNNING, UNWANTED };
+static _Atomic int state;   /* NONE until a thread is started or known unwanted */
+
+
+static void sleep_ms(uint32_t ms) {
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0) {
+    }
+}
+
+static uint64_t activity(void) {
+    return alc__heap_activity() + alc__central_moves();
+}
+
+static void *loop(void *arg) {
+    uint32_t tick = (uint32_t)(uintptr_t)arg;
+    uint64_t last = activity();
+    uint32_t quiet_ms = 0;
+    bool drained = false;
+    for (;;) {
+        sleep_ms(tick);
+        uint64_t now = activity();
+        quiet_ms = now == last ? quiet_ms + tick : 0;
+        drained = drained && now == last;
+        last = now;
+        if (quiet_ms >= IDLE_MS && !drained) {
+            alc__central_drain();   /* moves spans to the heap: counts as activity */
+            last = activity();
+            drained = true;
+        }
+        alc__heap_tick();
+    }
+    return NULL;
+}
+
+static void start(uint32_t tick) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, STACK_BYTES);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* the thread inherits: it takes no signal */
+    pthread_t t;
+    int rc = pthread_create(&t, &a, loop, (void *)(uintptr_t)tick);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (rc != 0)
+        atomic_store(&state, UNWANTED);   /* no thread to be had: the policy's on_free still runs */
+    else
+        pthread_setname_np(t, "alloclab-scav");
+}
+
+void alc__scavenger_poke(void) {
+    if (ALC_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != NONE))
+        return;
+    uint32_t tick = alc__heap_tick_ms();
+    int expect = NONE;
+    if (!atomic_compare_exchange_strong(&state, &expect, tick ? RUNNING : UNWANTED) || !tick)
+        return;
+    start(tick);   /* pthread_create may call malloc: no lock of ours is held here */
+}
+
+void alc__scavenger_forked(void) { atomic_store(&state, NONE); }
