@@ -144,6 +144,10 @@ typedef struct alc_stats {
     uint64_t pages_free;             /* free pages in the heap (both kinds below) */
     uint64_t pages_released;         /* free pages currently returned to the OS */
     uint64_t pages_returned_total;   /* pages returned to the OS, cumulative */
+    uint64_t pages_returned_on_free;     /* of those: by the release policy as spans were freed */
+    uint64_t pages_returned_background;  /* by the release policy's background thread */
+    uint64_t pages_returned_on_request;  /* by malloc_trim / alc_release_free_memory */
+    uint64_t release_ns;                 /* time spent returning pages, cumulative */
     uint64_t cached_bytes;           /* bytes sitting in thread caches */
     uint64_t threads;                /* thread caches alive */
     uint32_t page_size;

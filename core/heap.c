@@ -30,7 +30,8 @@ static struct {
     uint64_t spans_free, spans_in_use;
     uint64_t hw_cur, hw_prev;          /* most pages in use in this period and the last one */
     uint64_t activity;                 /* spans taken and given back, cumulative */
-    uint64_t pages_returned_policy;    /* of pages_returned_total, by the release policy's orders */
+    uint64_t returned_by[3];           /* of pages_returned_total: on free, background, on request */
+    uint64_t release_ns;               /* time spent in release_locked, cumulative */
     uint32_t hw_ms;                    /* when this period began (periods of HEAP_PERIOD_MS) */
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -355,13 +356,26 @@ static alc_release_view_t view(uint32_t now, size_t just_freed) {
     };
 }
 
+enum { BY_FREE, BY_TICK, BY_REQUEST };
+
+static uint64_t clock_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* release_locked, counted by path and timed (heap lock held). */
+static void release_counted(int by, uint64_t keep, uint32_t now, uint32_t min_idle, uint64_t max) {
+    uint64_t before = H.pages_returned_total, t0 = clock_ns();
+    release_locked(keep, now, min_idle, max);
+    H.release_ns += clock_ns() - t0;
+    H.returned_by[by] += H.pages_returned_total - before;
+}
+
 /* Carries out a release policy's n orders (heap lock held). */
-static void carry_out(const alc_release_order_t *orders, unsigned n, uint32_t now) {
-    for (unsigned i = 0; i < n && i < ALC_RELEASE_ORDERS_MAX; i++) {
-        uint64_t before = H.pages_returned_total;
-        release_locked(orders[i].keep_pages, now, orders[i].min_idle_ms, orders[i].max_pages);
-        H.pages_returned_policy += H.pages_returned_total - before;
-    }
+static void carry_out(int by, const alc_release_order_t *orders, unsigned n, uint32_t now) {
+    for (unsigned i = 0; i < n && i < ALC_RELEASE_ORDERS_MAX; i++)
+        release_counted(by, orders[i].keep_pages, now, orders[i].min_idle_ms, orders[i].max_pages);
 }
 
 /* Asks the release policy what to give back, and does it (heap lock held). */
@@ -369,7 +383,7 @@ static void ask_release(uint32_t now, size_t just_freed) {
     alc_release_view_t v = view(now, just_freed);
     alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
     unsigned n = rel->on_free(rel_state, &v, orders);
-    carry_out(orders, n, now);
+    carry_out(BY_FREE, orders, n, now);
 }
 
 /* How often the release policy wants a background tick, in ms (0: never). */
@@ -385,7 +399,7 @@ void alc__heap_tick(void) {
     note_in_use(now);
     alc_release_view_t v = view(now, 0);
     alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
-    carry_out(orders, rel->on_tick(rel_state, &v, orders), now);
+    carry_out(BY_TICK, orders, rel->on_tick(rel_state, &v, orders), now);
     pthread_mutex_unlock(&H.lock);
 }
 
@@ -418,7 +432,7 @@ void alc__heap_free(alc_span_t *s) {
 
 void alc__heap_release(size_t keep_bytes) {
     pthread_mutex_lock(&H.lock);
-    release_locked(keep_bytes >> alc__page_shift, now_ms(), 0, 0);
+    release_counted(BY_REQUEST, keep_bytes >> alc__page_shift, now_ms(), 0, 0);
     pthread_mutex_unlock(&H.lock);
 }
 
@@ -428,6 +442,10 @@ void alc__heap_stats(alc_stats_t *st) {
     st->pages_free = H.pages_free;
     st->pages_released = H.pages_free - H.pages_dirty;
     st->pages_returned_total = H.pages_returned_total;
+    st->pages_returned_on_free = H.returned_by[BY_FREE];
+    st->pages_returned_background = H.returned_by[BY_TICK];
+    st->pages_returned_on_request = H.returned_by[BY_REQUEST];
+    st->release_ns = H.release_ns;
     st->spans_free = H.spans_free;
     st->spans_in_use = H.spans_in_use;
     pthread_mutex_unlock(&H.lock);

@@ -56,6 +56,10 @@ void alc_stats_write_kv(FILE *out) {
     KV(pages_free);
     KV(pages_released);
     KV(pages_returned_total);
+    KV(pages_returned_on_free);
+    KV(pages_returned_background);
+    KV(pages_returned_on_request);
+    KV(release_ns);
     KV(cached_bytes);
     KV(threads);
     KV(page_size);
@@ -94,6 +98,9 @@ void alc_stats_print(FILE *out) {
             (unsigned long long)st.pages_mapped, (double)st.pages_mapped * st.page_size / mib,
             (unsigned long long)st.pages_free, (unsigned long long)st.pages_released,
             (unsigned long long)st.pages_returned_total);
+    fprintf(out, "  released by      %12llu pages on free, %llu by the background thread, %llu on request (%.1f ms)\n",
+            (unsigned long long)st.pages_returned_on_free, (unsigned long long)st.pages_returned_background,
+            (unsigned long long)st.pages_returned_on_request, (double)st.release_ns / 1e6);
     fprintf(out, "  %5s %9s %12s %14s %7s\n", "class", "bytes/obj", "objects", "bytes in use", "spans");
     for (unsigned i = 0; i < st.nclasses; i++) {
         const alc_class_stats_t *c = &st.classes[i];

@@ -57,11 +57,13 @@ static burst_t burst(size_t block, size_t total) {
     return b;
 }
 
-static uint64_t pages_returned(void) {
+static alc_stats_t stats(void) {
     alc_stats_t st;
     alc_stats_get(&st);
-    return st.pages_returned_total;
+    return st;
 }
+
+static uint64_t pages_returned(void) { return stats().pages_returned_total; }
 
 Test(release, immediate_returns_large_blocks_at_once) {
     start_release("plugin = \"release_immediate\";");
@@ -71,6 +73,10 @@ Test(release, immediate_returns_large_blocks_at_once) {
     cr_assert_leq(after, b.before + 4 * MiB, "RSS right after the frees: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
     cr_assert_geq(pages_returned(), (128 * MiB) / alc_active_config()->page_size * 9 / 10);
+    alc_stats_t st = stats();
+    cr_assert_eq(st.pages_returned_on_free, st.pages_returned_total, "all on free");
+    cr_assert_eq(st.pages_returned_background, 0);
+    cr_assert_gt(st.release_ns, 0);
 }
 
 Test(release, immediate_returns_small_objects_when_their_spans_empty) {
@@ -108,6 +114,9 @@ Test(release, never_keeps_pages_until_asked) {
     size_t asked = rss_bytes();
     cr_assert_leq(asked, b.before + 8 * MiB, "after alc_release_free_memory: %zu MiB (before %zu)",
                   asked / MiB, b.before / MiB);
+    alc_stats_t st = stats();
+    cr_assert_gt(st.pages_returned_on_request, 0);
+    cr_assert_eq(st.pages_returned_on_request, st.pages_returned_total, "all on request");
 }
 
 /* The default config names release_idle, built in. */
@@ -176,6 +185,9 @@ Test(release, scavenger_returns_pages_with_no_further_call) {
     size_t after = rss_bytes();
     cr_assert_leq(after, b.before + 16 * MiB + 6 * MiB, "RSS 1 s after: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
+    alc_stats_t st = stats();
+    cr_assert_gt(st.pages_returned_background, 0, "nothing returned by the background thread");
+    cr_assert_eq(st.pages_returned_on_free, 0, "the scavenger returns nothing as spans are freed");
 }
 
 /* Small objects freed and left where free put them (the thread's list,
