@@ -14,7 +14,7 @@
  *               back up to the target;
  *   4 drop      free every block of phase 3;
  *   5 hold      keep the survivors of phase 1 (1/8 of them) and sample
- *               for 200 ms (times --scale when below 1, at least 10 ms;
+ *               for 1500 ms (times --scale when below 1, at least 10 ms;
  *               --hold-ms N sets it), calling wl_tick between 1 ms sleeps,
  *               so an allocator that returns free memory shows RSS falling.
  *               Between sleeps a trickle, as an idle program still makes:
@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
     uint64_t target = (uint64_t)(64.0 * 1048576.0 * wl.scale);
     if (target < 4u << 20)
         target = 4u << 20;
-    double hold_ms = 200.0 * (wl.scale < 1 ? wl.scale : 1);
+    double hold_ms = 1500.0 * (wl.scale < 1 ? wl.scale : 1);
     if (hold_ms < 10)
         hold_ms = 10;
     for (; i < argc; i += 2) {
