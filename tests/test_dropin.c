@@ -1,7 +1,8 @@
 /* Drop-in use: real programs run with LD_PRELOAD=<build>/liballoclab.so
  * (DESIGN.md, "Drop-in use") print exactly what they print on glibc, on the
  * embedded default and on the shipped configs tiny8, tiny16, tiny32,
- * source_hugepage and source_arena:
+ * source_hugepage, source_arena and release_scavenger (whose background
+ * thread runs beside each program, and starts again in forked children):
  *
  *   python      python3 (PYTHONMALLOC=malloc) on tests/data/dropin/workload.py
  *   sort        sort(1) of a 500,000-line file the test writes
@@ -74,6 +75,7 @@ static const dcfg_t configs[] = {
     {"tiny32", "tiny32.cfg", 32},
     {"source_hugepage", "source_hugepage.cfg", 0},
     {"source_arena", "source_arena.cfg", 0},
+    {"release_scavenger", "release_scavenger.cfg", 0},
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 
