@@ -50,11 +50,15 @@ void alc__central_init(void) {
          * round trip moves enough small objects, few large ones sit idle. */
         uint32_t b = (64u << 10) / size;
         alc__batch[i] = b < 2 ? 2 : b > 128 ? 128 : b;
-        /* Empty spans a class keeps rather than hand to the heap: one, or as
-         * many as make 256 KiB, so a class used in bursts does not take its
-         * spans from the heap again (and enter them in the page map) each time. */
+        /* Empty spans a class keeps rather than hand to the heap: at least
+         * one, else as many as make 256 KiB or 32 objects (at most 1 MiB), so
+         * a class used in bursts does not take its spans from the heap again
+         * (and enter them in the page map) each time; large objects, a few
+         * to a span, would go back and forth for every few mallocs. */
         uint64_t span_bytes = (uint64_t)alc__class_pages[i] << alc__page_shift;
-        central[i].keep_empty = span_bytes >= (256u << 10) ? 1 : (uint32_t)((256u << 10) / span_bytes);
+        uint64_t keep = (uint64_t)32 * size;
+        keep = keep < (256u << 10) ? (256u << 10) : keep > (1024u << 10) ? (1024u << 10) : keep;
+        central[i].keep_empty = span_bytes >= keep ? 1 : (uint32_t)(keep / span_bytes);
         /* At most about 128 KiB of a class waits in its transfer cache. */
         uint32_t n = (128u << 10) / (alc__batch[i] * size);
         central[i].tc_max = n < 2 ? 2 : n > ALC_TC_MAX ? ALC_TC_MAX : n;
