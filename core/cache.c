@@ -88,6 +88,9 @@ static void copy_class8(alc_cache_t *c) {
         unsigned cls = n < alc__tiny_limit ? ALC_EMPTY_LIST : alc__class8[(n + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
         c->list_at[n] = (uint16_t)(cls * sizeof(alc_cachelist_t));
     }
+    for (unsigned i = 0; i < ALC_CLASS128_N; i++)
+        c->list_at128[i] = (uint16_t)(alc__class128[i] * sizeof(alc_cachelist_t));
+    c->max_small = atomic_load_explicit(&alc__max_small, memory_order_acquire);
 }
 
 /* Idle lists give back half of what they may hold. */

@@ -422,10 +422,9 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
         at = c->list_at[size];
     } else {
-        if (ALC_UNLIKELY(size > atomic_load_explicit(&alc__max_small, memory_order_acquire)))
+        if (ALC_UNLIKELY(size > c->max_small))
             return slow(size);
-        at = alc__class128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV] *
-             sizeof(alc_cachelist_t);
+        at = c->list_at128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
     }
     void *p = pop_inline(c, (alc_cachelist_t *)((char *)c->lists + at));
     if (ALC_UNLIKELY(!p))

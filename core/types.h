@@ -137,6 +137,10 @@ typedef struct alc_cache {
      * the cache is made, so malloc reads only its own thread's memory (the
      * shared empty cache's copy is all zeros: list 0, empty). */
     uint16_t list_at[ALC_SMALL_MAX - 7];
+    /* The same for larger small sizes, by 128 bytes (alc__class128), and
+     * the largest small size (0 in the empty cache: all go to the slow side). */
+    uint16_t list_at128[ALC_CLASS128_N];
+    size_t max_small;
     alc_cachelist_t not_small;           /* all zero: what free finds for a frame of no small span */
     alc_cachelist_t lists[ALC_NLISTS];   /* 32 bytes each: the fast paths index them by byte offset */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
