@@ -157,6 +157,8 @@ alc_cache_t *alc__cache_real(void) {
     c->tiny_width = alc__tiny_width;
     c->tiny_amask = alc__tiny_amask;
     c->key = alc__secret;
+    for (unsigned i = 0; i < ALC_NLISTS; i++)
+        alc__list_set_head(&c->lists[i], NULL);   /* empty: the top encodes NULL */
     copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
@@ -186,8 +188,8 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
         return NULL;
     /* The first object is the caller's; the rest joins whatever the list holds. */
     if (n > 1) {
-        alc__set_link(ch.tail, l->head);
-        l->head = alc__link(ch.head);
+        alc__set_link(ch.tail, alc__list_head(l));
+        alc__list_set_head(l, alc__link(ch.head));
         list_hold(c, cls, alc__list_count(l) + n - 1);
     }
     return ch.head;
@@ -198,24 +200,24 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
  * soon), else to their spans, which can then go back to the heap. */
 static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     alc_cachelist_t *l = &c->lists[cls];
-    if (n == 0 || !l->head)
+    if (n == 0 || !alc__list_head(l))
         return;
     uint32_t held = alc__list_count(l);
     if (!pass || alc__central_tc_full(cls)) {
         /* To the spans: central walks the front of the list once. */
         uint32_t k = n < held ? n : held;
-        l->head = alc__central_give_spans(cls, l->head, k);
+        alc__list_set_head(l, alc__central_give_spans(cls, alc__list_head(l), k));
         list_hold(c, cls, held - k);
         return;
     }
-    alc_freeobj_t *head = l->head, *last = head;
+    alc_freeobj_t *head = alc__list_head(l), *last = head;
     uint32_t k = 1;
     alc_freeobj_t *next;
     while (k < n && (next = alc__link(last)) != NULL) {
         last = next;
         k++;
     }
-    l->head = alc__link(last);
+    alc__list_set_head(l, alc__link(last));
     alc__set_link(last, NULL);
     list_hold(c, cls, held - k);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
@@ -233,16 +235,16 @@ void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
     if (alc__list_count(l) >= c->limit[cls])
         alc__cache_overflow(c, cls);
-    alc__set_link(p, l->head);
-    l->head = p;
+    alc__set_link(p, alc__list_head(l));
+    alc__list_set_head(l, p);
     list_hold(c, cls, alc__list_count(l) + 1);
 }
 
 void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
     alc_cachelist_t *l = &c->lists[cls];
-    alc_freeobj_t *p = l->head;
+    alc_freeobj_t *p = alc__list_head(l);
     if (p) {
-        l->head = alc__link(p);
+        alc__list_set_head(l, alc__link(p));
         list_hold(c, cls, alc__list_count(l) - 1);
     }
     return p;

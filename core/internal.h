@@ -153,6 +153,14 @@ ALC_INTERNAL uint64_t alc__heap_activity(void);
 ALC_INTERNAL void alc__heap_lock(void);
 ALC_INTERNAL void alc__heap_unlock(void);
 
+/* A thread's list's first object (its top is encoded like a link). */
+ALC_INLINE alc_freeobj_t *alc__list_head(const alc_cachelist_t *l) {
+    return (alc_freeobj_t *)(l->top ^ alc__secret);
+}
+ALC_INLINE void alc__list_set_head(alc_cachelist_t *l, const alc_freeobj_t *p) {
+    l->top = (uintptr_t)p ^ alc__secret;
+}
+
 /* Objects a thread's list holds (see types.h). */
 ALC_INLINE uint32_t alc__list_count(const alc_cachelist_t *l) {
     uint32_t cap = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);

@@ -36,6 +36,22 @@
 #else
 #define ALC_COUNT_ADD(count, k) __atomic_store_n(&(count), (count) + (uint32_t)(k), __ATOMIC_RELAXED)
 #endif
+/* p = top ^ key, jumping to `empty` when that is 0 (on x86-64 the xor's
+ * own zero flag is the test). */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && __GNUC__ >= 11
+#define ALC_DECODE_TOP(p, top, key, empty) \
+    do {                                    \
+        (p) = (top);                        \
+        __asm__ goto("xorq %1, %0\n\tjz %l[" #empty "]" : "+r"(p) : "m"(key) : "cc" : empty); \
+    } while (0)
+#else
+#define ALC_DECODE_TOP(p, top, key, empty) \
+    do {                                    \
+        (p) = (top) ^ (key);                \
+        if (ALC_UNLIKELY((p) == 0))         \
+            goto empty;                     \
+    } while (0)
+#endif
 /* Takes one from a list's room, or jumps to `full` when there is none (on
  * x86-64 the subtraction's borrow is the test, and `full` must set room
  * back to 0). */
@@ -111,7 +127,8 @@ typedef struct alc_span {
  * what it holds when that is more (0 and all in the slow modes: tracking,
  * tracing, sbrk). The owner writes both, stats read them (relaxed). */
 typedef struct alc_cachelist {
-    alc_freeobj_t *head;
+    uintptr_t top;            /* the first object's address ^ the secret, encoded like a link
+                                 (the secret alone: empty; 0 in the empty cache, whose key is 0) */
     uint32_t room;
     uint32_t cap;
     /* Free's check that an offset in a span starts an object of the class
