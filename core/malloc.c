@@ -37,7 +37,7 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (32 instructions; reads the page-map entry and p itself):
+ * Freeing p (31 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start an object against the
  *   class's constants (one multiplication) and not to be free already (a
@@ -515,7 +515,7 @@ ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
     return t;
 }
 
-/* The fast path (32 instructions, two memory reads that may miss: the
+/* The fast path (31 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
  * against the class's constants, kept beside the thread's list of the
