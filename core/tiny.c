@@ -97,6 +97,7 @@ void *alc__tiny_alloc_slow(alc_cache_t *c, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
+    blk->link = 0;   /* a piece shows no encoded link (nor, through it, the secret) */
     alc_span_t *s = alc__pagemap_lookup(blk);
     size_t b = block_index(s, blk);
     _Atomic uint8_t *ends = ends_of(s, b);

@@ -111,3 +111,31 @@ Test(freelist, reused_block_freed_untouched) {
         alc_free(r);
     }
 }
+
+/* Memory handed out shows no encoded link (which would give the secret
+ * away): not a small object's first word, not a tiny piece's. */
+static void expect_no_links(size_t size) {
+    enum { N = 4096 };
+    static unsigned char *v[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            v[i] = alc_malloc(size);
+            cr_assert_not_null(v[i]);
+            uint64_t w;
+            memcpy(&w, v[i], sizeof w < size ? sizeof w : size);
+            if (size >= 8)
+                cr_assert_neq(w >> 48, 0x7ff3, "malloc(%zu) = %p holds a link: %#llx", size, (void *)v[i],
+                              (unsigned long long)w);
+        }
+        for (int i = 0; i < N; i++)
+            alc_free(v[i]);
+        alc_thread_flush();   /* the blocks go round through central */
+    }
+}
+
+Test(freelist, no_link_in_handed_out_memory) { expect_no_links(48); }
+
+Test(freelist, no_link_in_a_tiny_piece) {
+    chk_start_tiny_align(16, 8);
+    expect_no_links(8);
+}
