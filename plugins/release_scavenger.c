@@ -6,7 +6,7 @@
  * return nothing (the thread does it), so bursts reuse their pages.
  *
  * Parameters: delay_ms (integer, [0, 3600000], default 1000), margin
- * (bytes, [0, 2^40], default 16 MiB), rate (bytes a second, [1 MiB, 2^40],
+ * (bytes, [0, 2^40], default 4 MiB), rate (bytes a second, [1 MiB, 2^40],
  * default 1 GiB), tick_ms (integer, [10, 10000], default 100). See
  * alloclab_policy.h for the ABI. */
 #include "alloclab_policy.h"
@@ -26,7 +26,7 @@ typedef struct param {
 
 static const param_t params_known[] = {
     {"delay_ms", 0, 3600000, 1000, "milliseconds", offsetof(scav_state_t, delay_ms)},
-    {"margin", 0, 1LL << 40, 16LL << 20, "bytes", offsetof(scav_state_t, margin)},
+    {"margin", 0, 1LL << 40, 4LL << 20, "bytes", offsetof(scav_state_t, margin)},
     {"rate", 1LL << 20, 1LL << 40, 1LL << 30, "bytes a second", offsetof(scav_state_t, rate)},
     {"tick_ms", 10, 10000, 100, "milliseconds", offsetof(scav_state_t, tick_ms)},
 };
