@@ -59,10 +59,12 @@ static void class_max_init(void) {
     }
 }
 
-/* List cls now holds n objects: room up to its fast limit, none past it. */
+/* List cls now holds n objects: room up to its limit (none when every
+ * free takes the slow path), none past it. */
 static void list_hold(alc_cache_t *c, unsigned cls, uint32_t n) {
     alc_cachelist_t *l = &c->lists[cls];
-    uint32_t cap = n > c->fast[cls] ? n : c->fast[cls];
+    uint32_t fast = c->slow_frees ? 0 : c->limit[cls];
+    uint32_t cap = n > fast ? n : fast;
     __atomic_store_n(&l->cap, cap, __ATOMIC_RELAXED);
     __atomic_store_n(&l->room, cap - n, __ATOMIC_RELAXED);
 }
@@ -74,9 +76,8 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     c->limit_bytes += (uint64_t)delta;
     atomic_fetch_add_explicit(&total_limit_bytes, (uint64_t)delta, RELAXED);
     /* Tracking sends every free through the slow path, which records it. */
-    bool slow = alc__config.track_requested || alc__config.sbrk ||
-                atomic_load_explicit(&alc__trace_hook, RELAXED);
-    c->fast[cls] = slow ? 0 : limit;
+    c->slow_frees = c->slow_frees || alc__config.track_requested || alc__config.sbrk ||
+                    atomic_load_explicit(&alc__trace_hook, RELAXED);
     list_hold(c, cls, alc__list_count(&c->lists[cls]));
 }
 
@@ -225,10 +226,9 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
 
 void alc__cache_all_slow(alc_cache_t *c) {
     copy_class8(c);
-    for (unsigned i = 0; i <= alc__nclasses; i++) {
-        c->fast[i] = 0;
+    c->slow_frees = true;
+    for (unsigned i = 0; i <= alc__nclasses; i++)
         list_hold(c, i, alc__list_count(&c->lists[i]));
-    }
 }
 
 void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {

@@ -161,7 +161,6 @@ typedef struct alc_cache {
     alc_cachelist_t not_small;           /* all zero: what free finds for a frame of no small span */
     alc_cachelist_t lists[ALC_NLISTS];   /* 32 bytes each: the fast paths index them by byte offset */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
-    uint32_t fast[ALC_NLISTS];           /* the limit free's fast path keeps to: limit, or 0 when slow */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
     uint8_t overages[ALC_NLISTS];        /* flushes of each list since its last refill */
     uint32_t slow_events;                /* refills and flushes since the last trim */
@@ -179,6 +178,7 @@ typedef struct alc_cache {
 
     uintptr_t sbrk_cur, sbrk_end;   /* debug.sbrk: this thread's bump region */
     bool is_real;             /* false for the shared empty cache */
+    bool slow_frees;          /* every free takes the slow path (tracking, tracing, sbrk): lists keep no room */
     struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */
 } alc_cache_t;
 

@@ -23,7 +23,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-#define rss_bytes chk_rss_bytes
 
 static void start_release(const char *group) {
     char text[512];
@@ -42,13 +41,13 @@ static burst_t burst(size_t block, size_t total) {
     size_t n = total / block;
     void **v = calloc(n, sizeof *v);   /* glibc's: not part of what is measured */
     cr_assert_not_null(v);
-    burst_t b = {.before = rss_bytes()};
+    burst_t b = {.before = chk_rss_bytes()};
     for (size_t i = 0; i < n; i++) {
         v[i] = alc_malloc(block);
         cr_assert_not_null(v[i]);
         memset(v[i], 0x5a, block);
     }
-    b.peak = rss_bytes();
+    b.peak = chk_rss_bytes();
     cr_assert_geq(b.peak, b.before + total * 9 / 10, "RSS did not grow with the burst");
     for (size_t i = 0; i < n; i++)
         alc_free(v[i]);
@@ -69,7 +68,7 @@ Test(release, immediate_returns_large_blocks_at_once) {
     start_release("plugin = \"release_immediate\";");
     cr_assert_str_eq(alc_active_config()->release_policy.policy->name, "release_immediate");
     burst_t b = burst(1 * MiB, 128 * MiB);
-    size_t after = rss_bytes();   /* no sleep, no further call */
+    size_t after = chk_rss_bytes();   /* no sleep, no further call */
     cr_assert_leq(after, b.before + 4 * MiB, "RSS right after the frees: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
     cr_assert_geq(pages_returned(), (128 * MiB) / alc_active_config()->page_size * 9 / 10);
@@ -82,7 +81,7 @@ Test(release, immediate_returns_large_blocks_at_once) {
 Test(release, immediate_returns_small_objects_when_their_spans_empty) {
     start_release("plugin = \"release_immediate\";");
     burst_t b = burst(256, 96 * MiB);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     /* Central keeps up to 256 KiB of empty spans per class; page-map leaves stay. */
     cr_assert_leq(after, b.before + 8 * MiB, "RSS right after the frees: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
@@ -91,7 +90,7 @@ Test(release, immediate_returns_small_objects_when_their_spans_empty) {
 Test(release, immediate_keep_leaves_that_much_resident) {
     start_release("plugin = \"release_immediate\"; keep = 33554432;");   /* 32 MiB */
     burst_t b = burst(1 * MiB, 128 * MiB);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     cr_assert_geq(after, b.before + 24 * MiB, "keep = 32 MiB, yet RSS fell to %zu MiB (before %zu)",
                   after / MiB, b.before / MiB);
     cr_assert_leq(after, b.before + 40 * MiB, "keep = 32 MiB, yet RSS is %zu MiB (before %zu)",
@@ -106,12 +105,12 @@ Test(release, never_keeps_pages_until_asked) {
     nanosleep(&(struct timespec){1, 300000000}, NULL);
     for (int i = 0; i < 8; i++)
         alc_free(alc_malloc(3 * MiB));   /* spans back to the heap, which asks the policy */
-    size_t idle = rss_bytes();
+    size_t idle = chk_rss_bytes();
     cr_assert_geq(idle, b.peak - 8 * MiB, "RSS fell to %zu MiB (peak %zu) under release_never",
                   idle / MiB, b.peak / MiB);
     cr_assert_eq(pages_returned(), 0);
     alc_release_free_memory();
-    size_t asked = rss_bytes();
+    size_t asked = chk_rss_bytes();
     cr_assert_leq(asked, b.before + 8 * MiB, "after alc_release_free_memory: %zu MiB (before %zu)",
                   asked / MiB, b.before / MiB);
     alc_stats_t st = stats();
@@ -182,7 +181,7 @@ Test(release, scavenger_returns_pages_with_no_further_call) {
     burst_t b = burst(1 * MiB, 128 * MiB);
     cr_assert(scavenger_runs(), "no alloclab-scav thread");
     sleep_ms(1000);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     cr_assert_leq(after, b.before + 16 * MiB + 6 * MiB, "RSS 1 s after: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
     alc_stats_t st = stats();
@@ -210,10 +209,10 @@ static void *small_burst_and_free(void *arg) {
 
 Test(release, scavenger_returns_small_objects_pages_when_idle) {
     start_release(SCAVENGER);
-    size_t before = rss_bytes();
+    size_t before = chk_rss_bytes();
     small_burst_and_free((void *)(uintptr_t)(96 * MiB));
     sleep_ms(2200);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     /* the margin, this thread's cache (up to 8 MiB), what central keeps */
     cr_assert_leq(after, before + 16 * MiB + 12 * MiB, "RSS 2.2 s after: %zu MiB (before %zu)",
                   after / MiB, before / MiB);
@@ -222,14 +221,14 @@ Test(release, scavenger_returns_small_objects_pages_when_idle) {
 /* Eight threads build and free 12 MiB each, then exit or sit idle. */
 Test(release, scavenger_multithreaded_idle) {
     start_release(SCAVENGER);
-    size_t before = rss_bytes();
+    size_t before = chk_rss_bytes();
     pthread_t t[8];
     for (int i = 0; i < 8; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, small_burst_and_free, (void *)(uintptr_t)(12 * MiB)), 0);
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
     sleep_ms(2200);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     cr_assert_leq(after, before + 16 * MiB + 12 * MiB, "RSS 2.2 s after: %zu MiB (before %zu)",
                   after / MiB, before / MiB);
 }
@@ -239,11 +238,11 @@ Test(release, scavenger_multithreaded_idle) {
 Test(release, decay_keeps_a_fresh_burst_then_returns_it) {
     start_release("plugin = \"release_decay\"; decay_ms = 600; tick_ms = 20;");
     burst_t b = burst(1 * MiB, 128 * MiB);
-    size_t soon = rss_bytes();
+    size_t soon = chk_rss_bytes();
     cr_assert_geq(soon, b.peak - 40 * MiB, "RSS right after: %zu MiB (peak %zu): decayed at once",
                   soon / MiB, b.peak / MiB);
     sleep_ms(1200);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     cr_assert_leq(after, b.before + 6 * MiB, "RSS 1.2 s after: %zu MiB (before %zu, peak %zu)",
                   after / MiB, b.before / MiB, b.peak / MiB);
 }
@@ -258,13 +257,13 @@ Test(release, fork_while_the_thread_runs) {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        size_t before = rss_bytes();
+        size_t before = chk_rss_bytes();
         small_burst_and_free((void *)(uintptr_t)(32 * MiB));
         void *big = alc_malloc(64 * MiB);
         memset(big, 1, 64 * MiB);
         alc_free(big);
         sleep_ms(800);
-        bool ok = scavenger_runs() && rss_bytes() <= before + 16 * MiB + 40 * MiB;
+        bool ok = scavenger_runs() && chk_rss_bytes() <= before + 16 * MiB + 40 * MiB;
         _exit(ok ? 0 : 3);
     }
     int status = 0;

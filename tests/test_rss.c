@@ -5,7 +5,6 @@
 
 #include <time.h>
 
-#define rss_bytes chk_rss_bytes
 
 #define MiB ((size_t)1 << 20)
 
@@ -13,13 +12,13 @@ static void check_burst(size_t block, size_t total) {
     size_t threshold = alc_active_config()->release_threshold;
     size_t n = total / block;
     void **v = calloc(n, sizeof *v);   /* glibc's: not part of what is measured */
-    size_t before = rss_bytes();
+    size_t before = chk_rss_bytes();
     for (size_t i = 0; i < n; i++) {
         v[i] = alc_malloc(block);
         cr_assert_not_null(v[i]);
         memset(v[i], 0x5a, block);
     }
-    size_t peak = rss_bytes();
+    size_t peak = chk_rss_bytes();
     cr_assert_geq(peak, before + total * 9 / 10, "RSS did not grow with the burst: %zu -> %zu", before, peak);
     for (size_t i = 0; i < n; i++)
         alc_free(v[i]);
@@ -31,7 +30,7 @@ static void check_burst(size_t block, size_t total) {
     nanosleep(&(struct timespec){1, 200000000}, NULL);
     void *one = alc_malloc(2 * MiB);
     alc_free(one);
-    size_t after = rss_bytes();
+    size_t after = chk_rss_bytes();
     size_t allowed = before + threshold + 8 * MiB;
     cr_assert_leq(after, allowed, "RSS a second later %zu MiB (before %zu, peak %zu, allowed %zu)",
                   after / MiB, before / MiB, peak / MiB, allowed / MiB);
@@ -66,7 +65,7 @@ Test(rss, rebuilt_heap_keeps_its_pages) {
             cr_assert_not_null(v[i]);
             memset(v[i], r, 1000);
         }
-        size_t rss = rss_bytes();
+        size_t rss = chk_rss_bytes();
         if (r == 0)
             peak = rss;
         cr_assert_leq(rss, peak + 8 * MiB, "round %d: RSS %zu MiB, first round's %zu MiB", r,
@@ -134,7 +133,7 @@ Test(rss, mixed_large_working_set_keeps_its_pages) {
     uint64_t returned = st.pages_returned_total * st.page_size;
     cr_assert_lt(returned, allocated / 2, "returned %llu MiB of %llu MiB allocated",
                  (unsigned long long)(returned / MiB), (unsigned long long)(allocated / MiB));
-    size_t rss = rss_bytes();
+    size_t rss = chk_rss_bytes();
     cr_assert_lt(rss, 3 * peak_live + 8 * MiB, "RSS %zu MiB for a peak of %llu MiB live", rss / MiB,
                  (unsigned long long)(peak_live / MiB));
     for (int k = 0; k < LIVE; k++)
