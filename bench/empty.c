@@ -137,5 +137,9 @@ int main(int argc, char **argv) {
     }
     printf("rss_after_2s %.1f\n", after2);
     fflush(stdout);
+#ifdef ALC_DIRECT
+    if (getenv("BENCH_EMPTY_STATS"))
+        alc_stats_print(stderr);   /* what the allocator holds, idle */
+#endif
     _exit(0);   /* the threads stay blocked; exit does not wait for them */
 }

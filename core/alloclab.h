@@ -74,6 +74,7 @@ typedef struct alc_config {
     uint32_t tiny_width;         /* 0 (off), 8, 16 or 32 */
     uint32_t tiny_align;         /* least alignment of a tiny piece: 1, 2, 4 or 8 (default 8) */
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
+    uint32_t cache_idle_ms;      /* a sleeping thread's cache idle this long is emptied (background thread) */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
@@ -150,6 +151,7 @@ typedef struct alc_stats {
     uint64_t release_ns;                 /* time spent returning pages, cumulative */
     uint64_t cached_bytes;           /* bytes sitting in thread caches */
     uint64_t threads;                /* thread caches alive */
+    uint64_t caches_emptied;         /* caches of sleeping threads emptied by the background thread */
     uint32_t page_size;
     uint32_t nclasses;
     alc_class_stats_t classes[ALC_MAX_CLASSES];

@@ -3,7 +3,9 @@
  * is their slow side: making a thread's cache, sizing its lists by use,
  * refilling a list from central, flushing a list that grew past its limit,
  * and giving everything back when the thread exits. See malloc.c. */
+#define _GNU_SOURCE   /* gettid */
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -18,6 +20,7 @@ static pthread_key_t cache_key;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static alc_cache_t *reg_head;
 static uint64_t reg_count;
+static uint64_t emptied;   /* caches of parked threads emptied (under reg_lock) */
 /* Counters of caches whose threads have exited. */
 static alc_stats_t retired;
 
@@ -112,6 +115,7 @@ static void trim(alc_cache_t *c) {
 
 /* A list went to central: counted for the idle trim. */
 static void note_event(alc_cache_t *c, unsigned cls) {
+    BUMP(c->moves, 1);
     if (c->events[cls] < UINT16_MAX)
         c->events[cls]++;
     if (++c->slow_events >= CACHE_TRIM_EVENTS)
@@ -146,12 +150,9 @@ void alc__cache_init(void) {
     class_max_init();
 }
 
-alc_cache_t *alc__cache_real(void) {
-    alc_cache_t *c = alc__tls_cache;
-    if (c->is_real)
-        return c;
-    /* The allocator has started: the callers (malloc.c) saw to it. */
-    c = alc__meta_alloc(sizeof *c);
+/* A new cache for the calling thread, not yet registered. */
+static alc_cache_t *cache_new(void) {
+    alc_cache_t *c = alc__meta_alloc(sizeof *c);
     if (!c)
         return NULL;
     c->is_real = true;
@@ -166,15 +167,43 @@ alc_cache_t *alc__cache_real(void) {
         c->lists[i].div = alc__class_fast[i].div;
         c->lists[i].last = alc__class_fast[i].last;
     }
+    c->owner_slot = &alc__tls_cache;
+    c->owner_depth = &alc__slow_depth;
+    c->owner_tid = (int)gettid();
+    return c;
+}
+
+/* The thread's cache pointer changes under the registry's lock only, by its
+ * own thread or by a reclaim (which puts it back before unlocking): a
+ * thread that found the empty cache while its own was being emptied gets
+ * its own back here. */
+alc_cache_t *alc__cache_real(void) {
+    alc_cache_t *c = alc__tls_cache;
+    if (c->is_real)
+        return c;
+    /* The allocator has started: the callers (malloc.c) saw to it. */
+    alc_cache_t *fresh = cache_new();
     pthread_mutex_lock(&reg_lock);
-    c->reg_next = reg_head;
-    if (reg_head)
-        reg_head->reg_prev = c;
-    reg_head = c;
-    reg_count++;
+    c = alc__tls_cache;
+    if (!c->is_real && fresh) {
+        c = fresh;
+        fresh = NULL;
+        c->reg_next = reg_head;
+        if (reg_head)
+            reg_head->reg_prev = c;
+        reg_head = c;
+        reg_count++;
+        alc__tls_cache = c;
+    }
     pthread_mutex_unlock(&reg_lock);
+    if (fresh) {   /* not needed after all */
+        atomic_fetch_sub_explicit(&total_limit_bytes, fresh->limit_bytes, RELAXED);
+        alc__meta_free(fresh, sizeof *fresh);
+        return c;
+    }
+    if (!c->is_real)
+        return NULL;
     pthread_setspecific(cache_key, c);
-    alc__tls_cache = c;
     alc__scavenger_poke();
     return c;
 }
@@ -182,9 +211,11 @@ alc_cache_t *alc__cache_real(void) {
 void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     alc_cachelist_t *l = &c->lists[cls];
     alc__scavenger_poke();
+    ALC_SLOW_ENTER();
     grow_limit(c, cls);
     alc_chain_t ch;
     uint32_t n = alc__central_take(cls, alc__central_batch(cls), &ch);
+    ALC_SLOW_LEAVE();
     if (n == 0)
         return NULL;
     /* The first object is the caller's; the rest joins whatever the list holds. */
@@ -254,17 +285,20 @@ void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
  * CPU's cache; the whole list would walk cold ones) goes back. */
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     alc__scavenger_poke();
+    ALC_SLOW_ENTER();
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);
     /* A shrunk limit may leave the list over it: down to the limit now. */
     uint32_t n = alc__list_count(&c->lists[cls]);
     if (n > c->limit[cls])
         give_back(c, cls, n - c->limit[cls], true);
+    ALC_SLOW_LEAVE();
 }
 
 void alc__cache_flush_all(alc_cache_t *c, bool pass) {
     if (!c->is_real)
         return;
+    ALC_SLOW_ENTER();
     alc__tiny_retire(c);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         /* Whole batches may wait for another thread in the transfer cache. */
@@ -273,6 +307,7 @@ void alc__cache_flush_all(alc_cache_t *c, bool pass) {
             give_back(c, i, b, true);
         give_back(c, i, alc__list_count(&c->lists[i]), false);
     }
+    ALC_SLOW_LEAVE();
 }
 
 static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
@@ -292,6 +327,7 @@ static void fold_counters(alc_stats_t *st, alc_cache_t *c) {
 
 static void thread_exit(void *arg) {
     alc_cache_t *c = arg;
+    ALC_SLOW_ENTER();
     pthread_mutex_lock(&reg_lock);
     bool others = reg_count > 1;
     pthread_mutex_unlock(&reg_lock);
@@ -308,15 +344,16 @@ static void thread_exit(void *arg) {
         c->reg_next->reg_prev = c->reg_prev;
     atomic_fetch_sub_explicit(&total_limit_bytes, c->limit_bytes, RELAXED);
     bool last = --reg_count <= 1;
+    /* Later destructors may still allocate: they get a fresh cache, which
+     * this key's destructor flushes again on its next round. */
+    alc__tls_cache = &alc__empty_cache;
     pthread_mutex_unlock(&reg_lock);
     /* With one thread left nothing passes between threads: the transfer
      * caches go back to their spans, and the spans to the heap. */
     if (last)
         alc__central_drain();
-    /* Later destructors may still allocate: they get a fresh cache, which
-     * this key's destructor flushes again on its next round. */
-    alc__tls_cache = &alc__empty_cache;
     alc__meta_free(c, sizeof *c);
+    ALC_SLOW_LEAVE();
 }
 
 void alc_thread_flush(void) {
@@ -352,10 +389,70 @@ void alc__cache_counters(alc_stats_t *st, uint64_t *cached) {
     st->tiny_live_bytes += retired.tiny_live_bytes;
     for (unsigned i = 0; i < ALC_MAX_CLASSES; i++)
         st->classes[i].requested_bytes += retired.classes[i].requested_bytes;
+    st->caches_emptied = emptied;
     struct live_sum sum = {st, cached};
     for (alc_cache_t *c = reg_head; c; c = c->reg_next)
         add_live(c, &sum);
     pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- caches of parked threads ------------------------------------------
+ * A thread that sleeps in the kernel (a server's idle worker, a program
+ * that has freed its heap and waits) keeps its cache's objects, and they
+ * keep their spans' pages, for as long as it sleeps: no call of its own
+ * flushes them. The background thread empties such a cache in its place:
+ * with the registry's lock held (so the owner can neither register nor
+ * exit nor take its cache back meanwhile), it makes the owner's cache
+ * pointer name the empty cache, checks that the owner is parked (parked.c)
+ * and in no slow path, flushes the lists, resets their limits (slow start)
+ * and puts the pointer back. An owner that wakes meanwhile finds the empty
+ * cache, and its slow path waits for the lock in alc__cache_real, which
+ * then hands it its own, emptied, cache. */
+
+static bool holds_objects(const alc_cache_t *c) {
+    if (c->tiny)
+        return true;
+    for (unsigned i = 0; i <= alc__nclasses; i++)
+        if (alc__list_count(&c->lists[i]) != 0)
+            return true;
+    return false;
+}
+
+static bool reclaim_one(alc_cache_t *c) {
+    if (!alc__thread_parked(c->owner_tid))
+        return false;   /* a running thread keeps its pointer undisturbed */
+    __atomic_store_n(c->owner_slot, &alc__empty_cache, __ATOMIC_RELAXED);
+    atomic_thread_fence(memory_order_seq_cst);
+    bool parked = alc__thread_parked(c->owner_tid) && __atomic_load_n(c->owner_depth, __ATOMIC_ACQUIRE) == 0;
+    if (parked) {
+        alc__cache_flush_all(c, false);
+        for (unsigned i = 0; i <= alc__nclasses; i++)
+            set_limit(c, i, alc__central_batch(i));
+    }
+    __atomic_store_n(c->owner_slot, c, __ATOMIC_RELEASE);
+    return parked;
+}
+
+/* Has c's owner moved nothing between its cache and central for idle_ms? */
+static bool idle_for(alc_cache_t *c, uint64_t now_ms, uint32_t idle_ms) {
+    uint32_t m = atomic_load_explicit(&c->moves, RELAXED);
+    if (m != c->seen_moves || c->seen_ms == 0) {
+        c->seen_moves = m;
+        c->seen_ms = now_ms;
+        return false;
+    }
+    return now_ms - c->seen_ms >= idle_ms;
+}
+
+unsigned alc__cache_reclaim_parked(uint64_t now_ms, uint32_t idle_ms) {
+    unsigned n = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (alc_cache_t *c = reg_head; c; c = c->reg_next)
+        if (c != alc__tls_cache && idle_for(c, now_ms, idle_ms) && holds_objects(c) && reclaim_one(c))
+            n++;
+    emptied += n;
+    pthread_mutex_unlock(&reg_lock);
+    return n;
 }
 
 void alc__cache_registry_lock(void) { pthread_mutex_lock(&reg_lock); }

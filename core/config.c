@@ -145,7 +145,7 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
     static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
-    static const char *const heap_keys[] = {"release_threshold", NULL};
+    static const char *const heap_keys[] = {"release_threshold", "cache_idle_ms", NULL};
     int rc;
 
     if ((rc = only_known(L, root, "alloclab.", top)) < 0)
@@ -223,12 +223,14 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
         (rc = get_group(L, root, "size_classes", "alloclab.size_classes", &sc)) < 0)
         return rc;
     if (heap) {
-        long long r = (long long)cfg->release_threshold;
+        long long r = (long long)cfg->release_threshold, idle = cfg->cache_idle_ms;
         if ((rc = only_known(L, heap, "alloclab.heap.", heap_keys)) < 0 ||
             (rc = get_int(L, heap, "release_threshold", "alloclab.heap.release_threshold", 0,
-                          (long long)1 << 46, &r)) < 0)
+                          (long long)1 << 46, &r)) < 0 ||
+            (rc = get_int(L, heap, "cache_idle_ms", "alloclab.heap.cache_idle_ms", 10, 3600000, &idle)) < 0)
             return rc;
         cfg->release_threshold = (size_t)r;
+        cfg->cache_idle_ms = (uint32_t)idle;
     }
 
     if (!sc)

@@ -214,6 +214,18 @@ ALC_INTERNAL void alc__cache_counters(alc_stats_t *st, uint64_t *cached);
 /* ---- scavenge.c: the release policy's background thread ---- */
 /* Starts it if the policy wants one and none runs (slow paths only). */
 ALC_INTERNAL void alc__scavenger_poke(void);
+/* Empties the caches of threads parked in the kernel (see parked.c) that
+ * have moved nothing to or from central for idle_ms; returns how many it
+ * emptied. The background thread's; now_ms is its clock (never 0). */
+ALC_INTERNAL unsigned alc__cache_reclaim_parked(uint64_t now_ms, uint32_t idle_ms);
+
+/* ---- parked.c: is a thread asleep outside the allocator? ---- */
+extern ALC_INTERNAL __thread unsigned alc__slow_depth __attribute__((tls_model("initial-exec")));
+ALC_INTERNAL bool alc__thread_parked(int tid);
+/* Around slow-path code that may sleep in the C library (a lock, mmap)
+ * while the thread's cache is half updated. */
+#define ALC_SLOW_ENTER() (alc__slow_depth++, atomic_signal_fence(memory_order_seq_cst))
+#define ALC_SLOW_LEAVE() (atomic_signal_fence(memory_order_seq_cst), alc__slow_depth--)
 ALC_INTERNAL void alc__scavenger_forked(void);   /* in a forked child: none runs there */
 
 /* ---- tiny.c: tiny blocks shared by small pieces ---- */

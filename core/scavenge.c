@@ -3,8 +3,10 @@
  * OS (alc__heap_tick), and once the process has been idle for a second (no
  * span or batch moved between the caches, central and the heap) it hands
  * the objects waiting in central back to their spans, so that their pages
- * can go too. So a program that frees its heap and stops calling the
- * allocator still sees its RSS fall.
+ * can go too; and every tick it empties the caches of threads that sleep
+ * in the kernel and have moved nothing for a second (cache.c). So a
+ * program that frees its heap and stops calling the allocator still sees
+ * its RSS fall, however many threads it has.
  *
  * Started lazily from the caches' slow paths (never the fast paths), by the
  * first thread that gets there; again in a forked child, whose copy of the
@@ -32,6 +34,12 @@ static void sleep_ms(uint32_t ms) {
     }
 }
 
+static uint64_t clock_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u + 1;   /* never 0 */
+}
+
 static uint64_t activity(void) {
     return alc__heap_activity() + alc__central_moves();
 }
@@ -47,7 +55,8 @@ static void *loop(void *arg) {
         quiet_ms = now == last ? quiet_ms + tick : 0;
         drained = drained && now == last;
         last = now;
-        if (quiet_ms >= IDLE_MS && !drained) {
+        bool emptied = alc__cache_reclaim_parked(clock_ms(), alc__config.cache_idle_ms) > 0;
+        if ((quiet_ms >= IDLE_MS && !drained) || emptied) {
             alc__central_drain();   /* moves spans to the heap: counts as activity */
             last = activity();
             drained = true;

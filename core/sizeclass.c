@@ -67,6 +67,7 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->tiny_width = ALC_DEFAULT_TINY;
     cfg->tiny_align = 8;
     cfg->release_threshold = ALC_DEFAULT_RELEASE;
+    cfg->cache_idle_ms = 1000;
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
 

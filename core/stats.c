@@ -62,6 +62,7 @@ void alc_stats_write_kv(FILE *out) {
     KV(release_ns);
     KV(cached_bytes);
     KV(threads);
+    KV(caches_emptied);
     KV(page_size);
     KV(nclasses);
 #undef KV
@@ -90,8 +91,9 @@ void alc_stats_print(FILE *out) {
     fprintf(out, "  tiny             %12llu requests, %llu blocks, %llu live pieces (%llu bytes)\n",
             (unsigned long long)st.tiny_requests, (unsigned long long)st.tiny_blocks,
             (unsigned long long)st.tiny_live_pieces, (unsigned long long)st.tiny_live_bytes);
-    fprintf(out, "  thread caches    %12llu bytes in %llu threads\n",
-            (unsigned long long)st.cached_bytes, (unsigned long long)st.threads);
+    fprintf(out, "  thread caches    %12llu bytes in %llu threads (%llu emptied while their threads slept)\n",
+            (unsigned long long)st.cached_bytes, (unsigned long long)st.threads,
+            (unsigned long long)st.caches_emptied);
     fprintf(out, "  spans            %12llu in use, %llu free\n", (unsigned long long)st.spans_in_use,
             (unsigned long long)st.spans_free);
     fprintf(out, "  pages            %12llu mapped (%.1f MiB), %llu free, %llu released, %llu returned in all\n",

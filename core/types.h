@@ -180,6 +180,15 @@ typedef struct alc_cache {
     bool is_real;             /* false for the shared empty cache */
     bool slow_frees;          /* every free takes the slow path (tracking, tracing, sbrk): lists keep no room */
     struct alc_cache *reg_next, *reg_prev;   /* registry of live caches */
+    /* The owner, for the background thread that empties the caches of
+     * parked threads (cache.c): its cache pointer, its slow-path depth, its
+     * thread id. */
+    struct alc_cache **owner_slot;
+    unsigned *owner_depth;
+    int owner_tid;
+    _Atomic uint32_t moves;   /* refills and flushes so far (the owner's) */
+    uint32_t seen_moves;      /* the background thread's: moves when it last looked */
+    uint64_t seen_ms;         /* and since when they have not changed */
 } alc_cache_t;
 
 /* A batch of free objects linked through their first words. */

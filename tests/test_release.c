@@ -233,6 +233,75 @@ Test(release, scavenger_multithreaded_idle) {
                   after / MiB, before / MiB);
 }
 
+/* Eight threads build and free 12 MiB each of blocks of 16..4096 bytes,
+ * then sleep on a condition variable, alive: their caches are emptied for
+ * them, so RSS falls to the margin; woken, they allocate again. */
+static pthread_mutex_t nap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t nap_cond = PTHREAD_COND_INITIALIZER;
+static int nap_over, napping;
+
+static void *burst_then_nap(void *arg) {
+    uint64_t seed = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1);
+    size_t n = 12 * MiB / 2048;
+    void **v = calloc(n, sizeof *v);
+    cr_assert_not_null(v);
+    for (size_t i = 0; i < n; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        size_t size = (size_t)16 << (seed % 9);
+        v[i] = alc_malloc(size);
+        cr_assert_not_null(v[i]);
+        memset(v[i], (int)(i & 0xff), size);
+    }
+    for (size_t i = 0; i < n; i++)
+        alc_free(v[i]);
+    pthread_mutex_lock(&nap_lock);
+    napping++;
+    pthread_cond_broadcast(&nap_cond);
+    while (!nap_over)
+        pthread_cond_wait(&nap_cond, &nap_lock);
+    pthread_mutex_unlock(&nap_lock);
+    for (size_t i = 0; i < 1000; i++) {   /* a cache again, from a slow start */
+        v[i] = alc_malloc(100 + i);
+        cr_assert_not_null(v[i]);
+        memset(v[i], 0x33, 100 + i);
+    }
+    for (size_t i = 0; i < 1000; i++) {
+        for (size_t j = 0; j < 100 + i; j++)
+            cr_assert_eq(((unsigned char *)v[i])[j], 0x33);
+        alc_free(v[i]);
+    }
+    free(v);
+    return NULL;
+}
+
+Test(release, scavenger_empties_the_caches_of_sleeping_threads) {
+    start_release(SCAVENGER);
+    size_t before = chk_rss_bytes();
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, burst_then_nap, (void *)(uintptr_t)i), 0);
+    pthread_mutex_lock(&nap_lock);
+    while (napping < 8)
+        pthread_cond_wait(&nap_cond, &nap_lock);
+    pthread_mutex_unlock(&nap_lock);
+    size_t full = chk_rss_bytes();
+    sleep_ms(2200);
+    size_t after = chk_rss_bytes();
+    alc_stats_t st = stats();
+    cr_assert_geq(st.threads, 8, "the sleeping threads' caches are gone");
+    cr_assert_geq(st.caches_emptied, 8, "%llu caches emptied", (unsigned long long)st.caches_emptied);
+    cr_assert_leq(st.cached_bytes, 1 * MiB, "%llu bytes still cached", (unsigned long long)st.cached_bytes);
+    /* the margin (4 MiB), some spans central keeps for reuse */
+    cr_assert_leq(after, before + 12 * MiB, "RSS 2.2 s after: %zu MiB (before %zu, with the caches full %zu)",
+                  after / MiB, before / MiB, full / MiB);
+    pthread_mutex_lock(&nap_lock);
+    nap_over = 1;
+    pthread_cond_broadcast(&nap_cond);
+    pthread_mutex_unlock(&nap_lock);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+}
+
 /* Right after the frees the decaying allowance keeps the burst; after
  * decay_ms it is gone, with no call of the program's. */
 Test(release, decay_keeps_a_fresh_burst_then_returns_it) {
