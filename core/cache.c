@@ -284,7 +284,6 @@ void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
 /* Past the limit: a batch from the top (objects just freed, still in the
  * CPU's cache; the whole list would walk cold ones) goes back. */
 void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
-    alc__scavenger_poke();
     ALC_SLOW_ENTER();
     give_back(c, cls, alc__central_batch(cls), true);
     shrink_limit(c, cls);
@@ -293,6 +292,7 @@ void alc__cache_overflow(alc_cache_t *c, unsigned cls) {
     if (n > c->limit[cls])
         give_back(c, cls, n - c->limit[cls], true);
     ALC_SLOW_LEAVE();
+    alc__scavenger_poke();   /* after the flush, which may have freed spans; no lock held */
 }
 
 void alc__cache_flush_all(alc_cache_t *c, bool pass) {

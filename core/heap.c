@@ -33,6 +33,11 @@ static struct {
     uint64_t returned_by[3];           /* of pages_returned_total: on free, background, on request */
     uint64_t release_ns;               /* time spent in release_locked, cumulative */
     uint32_t hw_ms;                    /* when this period began (periods of HEAP_PERIOD_MS) */
+    /* After a walk that saw every resident free page and found them all too
+     * young for min_idle_ms: none is old enough before young_until (spans
+     * freed later are younger still), so walks before then are skipped. */
+    uint32_t young_until, young_idle_ms;
+    bool young;
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The page source and release policies, fixed at start-up. */
@@ -55,7 +60,7 @@ void *alc__heap_map_raw(size_t bytes) {
     pthread_mutex_lock(&H.lock);
     void *p = src->map(src_state, bytes, HEAP_CHUNK);
     if (p)
-        H.pages_mapped += bytes >> alc__page_shift;
+        __atomic_store_n(&H.pages_mapped, H.pages_mapped + (bytes >> alc__page_shift), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&H.lock);
     return p;
 }
@@ -190,7 +195,7 @@ static int grow(size_t n) {
     s->npages = bytes >> alc__page_shift;
     s->dirty = 0;   /* never touched: not resident, reads as zero */
     s->zero = 1;
-    H.pages_mapped += s->npages;
+    __atomic_store_n(&H.pages_mapped, H.pages_mapped + s->npages, __ATOMIC_RELAXED);
     coalesce_and_push(s);
     return 0;
 }
@@ -323,11 +328,18 @@ static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_
     uint64_t dirty = H.pages_dirty, stop = max_pages && max_pages < dirty ? dirty - max_pages : 0;
     if (stop > keep_pages)
         keep_pages = stop;
+    if (dirty <= keep_pages ||
+        (H.young && H.young_idle_ms == min_idle_ms && (int32_t)(now - H.young_until) < 0))
+        return;
+    uint32_t youngest_wait = UINT32_MAX;   /* least time a skipped span has still to wait */
     for (unsigned i = 0; i < HEAP_LISTS && dirty > keep_pages; i++) {
         /* Longest spans first: list 0, then 127 pages down to 1. */
         unsigned li = i == 0 ? 0 : HEAP_LISTS - i;
         for (alc_span_t *s = H.free[li]; s && dirty > keep_pages; s = s->next) {
-            if (s->dirty == 0 || (uint32_t)(now - s->freed_ms) < min_idle_ms)
+            uint32_t age = (uint32_t)(now - s->freed_ms);
+            if (s->dirty != 0 && age < min_idle_ms && min_idle_ms - age < youngest_wait)
+                youngest_wait = min_idle_ms - age;
+            if (s->dirty == 0 || age < min_idle_ms)
                 continue;
             src->release(src_state, (void *)s->start, page_bytes(s->npages));
             H.pages_returned_total += s->dirty;
@@ -337,6 +349,9 @@ static void release_locked(uint64_t keep_pages, uint32_t now, uint32_t min_idle_
             s->zero = (src->flags & ALC_SOURCE_RELEASE_ZEROES) != 0;
         }
     }
+    H.young = dirty > keep_pages && youngest_wait != UINT32_MAX;
+    H.young_until = now + youngest_wait;
+    H.young_idle_ms = min_idle_ms;
 }
 
 /* What the release policy sees (heap lock held). */
@@ -402,6 +417,9 @@ void alc__heap_tick(void) {
     carry_out(BY_TICK, orders, rel->on_tick(rel_state, &v, orders), now);
     pthread_mutex_unlock(&H.lock);
 }
+
+/* Pages mapped so far, read without the lock: a hint. */
+uint64_t alc__heap_mapped_pages(void) { return __atomic_load_n(&H.pages_mapped, __ATOMIC_RELAXED); }
 
 uint64_t alc__heap_activity(void) {
     pthread_mutex_lock(&H.lock);

@@ -150,6 +150,7 @@ ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
 ALC_INTERNAL uint32_t alc__heap_tick_ms(void);
 ALC_INTERNAL void alc__heap_tick(void);
 ALC_INTERNAL uint64_t alc__heap_activity(void);
+ALC_INTERNAL uint64_t alc__heap_mapped_pages(void);   /* a hint, read without the lock */
 ALC_INTERNAL void alc__heap_lock(void);
 ALC_INTERNAL void alc__heap_unlock(void);
 

@@ -612,6 +612,7 @@ static void free_large(alc_span_t *s, void *p) {
     atomic_fetch_sub(&large_bytes, bytes);
     atomic_fetch_sub(&large_requested, s->requested);
     alc__heap_free(s);
+    alc__scavenger_poke();
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {

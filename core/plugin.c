@@ -29,7 +29,10 @@ ALC_INTERNAL const alc_policy_t *alc__builtin_tiny_width(void);
 ALC_INTERNAL const alc_policy_t *alc__builtin_span_go(void);
 ALC_INTERNAL const alc_policy_t *alc__builtin_source_mmap(void);
 ALC_INTERNAL const alc_policy_t *alc__builtin_release_idle(void);
+ALC_INTERNAL const alc_policy_t *alc__builtin_release_scavenger(void);
 
+/* Built in, found by name before any plugin; the first of each kind is
+ * that kind's default. */
 static const struct {
     unsigned kind;
     const alc_policy_t *(*entry)(void);
@@ -37,6 +40,7 @@ static const struct {
     {ALC_POLICY_TINY, alc__builtin_tiny_width},
     {ALC_POLICY_SPAN, alc__builtin_span_go},
     {ALC_POLICY_PAGE_SOURCE, alc__builtin_source_mmap},
+    {ALC_POLICY_RELEASE, alc__builtin_release_scavenger},
     {ALC_POLICY_RELEASE, alc__builtin_release_idle},
 };
 
@@ -216,7 +220,7 @@ int alc__policy_load(const char *name, unsigned kind, const config_setting_t *pa
     void *handle = NULL;
     char why[256];
     if (!name) {
-        for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        for (size_t i = 0; i < sizeof builtins / sizeof builtins[0] && !d; i++)
             if (builtins[i].kind == kind)
                 d = builtins[i].entry();
         snprintf(out->path, sizeof out->path, "built-in");

@@ -4,8 +4,9 @@
  *
  *   release_immediate  every span the heap takes back goes to the OS at once
  *   release_never      nothing goes back until the program asks
- *   release_idle       (the default; tests/test_rss.c) pages idle for idle_ms
- *   release_scavenger  a background thread returns idle pages, no call needed
+ *   release_idle       pages idle for idle_ms, as spans are freed
+ *   release_scavenger  (the default; tests/test_rss.c) a background thread
+ *                      returns idle pages, no call needed
  *   release_decay      the same thread lets the allowance decay over decay_ms
  * and the background thread itself: named, started again after fork in the
  * child, no delay at exit.
@@ -118,9 +119,17 @@ Test(release, never_keeps_pages_until_asked) {
     cr_assert_eq(st.pages_returned_on_request, st.pages_returned_total, "all on request");
 }
 
-/* The default config names release_idle, built in. */
-Test(release, default_is_release_idle_built_in) {
+/* The default config names release_scavenger, built in; release_idle is
+ * built in too. */
+Test(release, default_is_release_scavenger_built_in) {
     alc_free(alc_malloc(1));
+    const alc_config_t *c = alc_active_config();
+    cr_assert_str_eq(c->release_policy.policy->name, "release_scavenger");
+    cr_assert_str_eq(c->release_policy.path, "built-in");
+}
+
+Test(release, release_idle_is_built_in) {
+    start_release("plugin = \"release_idle\";");
     const alc_config_t *c = alc_active_config();
     cr_assert_str_eq(c->release_policy.policy->name, "release_idle");
     cr_assert_str_eq(c->release_policy.path, "built-in");
