@@ -422,7 +422,9 @@ static bool reclaim_one(alc_cache_t *c) {
     if (!alc__thread_parked(c->owner_tid))
         return false;   /* a running thread keeps its pointer undisturbed */
     __atomic_store_n(c->owner_slot, &alc__empty_cache, __ATOMIC_RELAXED);
+#if !defined(__SANITIZE_THREAD__)   /* (never reached there: parked.c says no) */
     atomic_thread_fence(memory_order_seq_cst);
+#endif
     bool parked = alc__thread_parked(c->owner_tid) && __atomic_load_n(c->owner_depth, __ATOMIC_ACQUIRE) == 0;
     if (parked) {
         alc__cache_flush_all(c, false);

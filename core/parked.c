@@ -28,6 +28,12 @@
 
 ALC_INTERNAL __thread unsigned alc__slow_depth __attribute__((tls_model("initial-exec")));
 
+#if defined(__SANITIZE_THREAD__)
+bool alc__thread_parked(int tid) {
+    (void)tid;
+    return false;
+}
+#else
 static uintptr_t code_lo, code_hi;   /* the executable segments of the object holding this code */
 static int usable = -1;              /* -1: not looked at yet */
 
@@ -58,14 +64,9 @@ static bool under_valgrind(void) {
 
 /* Called by the background thread only (no lock needed for the statics). */
 static bool probe_usable(void) {
-    if (usable < 0) {
-#if defined(__SANITIZE_THREAD__)
-        usable = 0;
-#else
+    if (usable < 0)
         usable = !under_valgrind() &&
                  dl_iterate_phdr(find_code, (void *)(uintptr_t)&alc__thread_parked) == 1;
-#endif
-    }
     return usable == 1;
 }
 
@@ -100,3 +101,4 @@ bool alc__thread_parked(int tid) {
     uintptr_t pc;
     return parse_pc(line, &pc) && (pc < code_lo || pc >= code_hi);
 }
+#endif
