@@ -326,6 +326,15 @@ Test(bench, unknown_config_key) {
     bad(args2, "widht: unknown parameter");
 }
 
+/* release.<parameter> reaches the release policy it belongs to (or the
+ * default one), which names a bad value or a misspelt parameter. */
+Test(bench, release_parameters_reach_their_policy) {
+    const char *args[] = {"--out", "/tmp/alloclab-bench-unused", "--sweep", "release.delay_ms=-5", NULL};
+    bad(args, "delay_ms");
+    const char *args2[] = {"--out", "/tmp/alloclab-bench-unused", "--sweep", "release.dealy_ms=5", NULL};
+    bad(args2, "dealy_ms: unknown parameter");
+}
+
 Test(bench, bad_sweep_value) {
     const char *args[] = {"--out", "/tmp/alloclab-bench-unused", "--sweep", "tiny.width=8,eight", NULL};
     bad(args, "'eight' is not a int");
