@@ -428,6 +428,12 @@ uint64_t alc__heap_activity(void) {
     return n;
 }
 
+/* How long the spans this thread frees have been idle already: the
+ * background thread's, while it hands back objects that sat unused. */
+static __thread uint32_t idle_credit_ms;
+
+void alc__heap_idle_credit(uint32_t ms) { idle_credit_ms = ms; }
+
 void alc__heap_free(alc_span_t *s) {
     pthread_mutex_lock(&H.lock);
     if (s->kind == ALC_SPAN_LARGE)
@@ -437,7 +443,8 @@ void alc__heap_free(alc_span_t *s) {
     uint32_t now = now_ms();
     s->dirty = s->npages;
     s->zero = 0;
-    s->freed_ms = now;
+    s->freed_ms = now - idle_credit_ms;
+    H.young = H.young && idle_credit_ms == 0;   /* an older span than the last walk saw */
     s->kind = ALC_SPAN_FREE;
     H.spans_in_use--;
     H.activity++;

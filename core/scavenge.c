@@ -56,12 +56,17 @@ static void *loop(void *arg) {
         quiet_ms = now == last ? quiet_ms + tick : 0;
         drained = drained && now == last;
         last = now;
+        /* What these hand back sat unused for a second at least (the
+         * caches: cache_idle_ms), and its spans are as old as that. */
+        alc__heap_idle_credit(alc__config.cache_idle_ms);
         bool emptied = alc__cache_reclaim_parked(clock_ms(), alc__config.cache_idle_ms) > 0;
         if ((quiet_ms >= IDLE_MS && !drained) || emptied) {
+            alc__heap_idle_credit(emptied ? alc__config.cache_idle_ms : IDLE_MS);
             alc__central_drain();   /* moves spans to the heap: counts as activity */
             last = activity();
             drained = true;
         }
+        alc__heap_idle_credit(0);
         alc__heap_tick();
     }
     return NULL;
