@@ -38,6 +38,7 @@ static struct {
      * freed later are younger still), so walks before then are skipped. */
     uint32_t young_until, young_idle_ms;
     bool young;
+    uint64_t peak_in_use;              /* the most pages ever in use (read without the lock) */
 } H = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The page source and release policies, fixed at start-up. */
@@ -60,7 +61,7 @@ void *alc__heap_map_raw(size_t bytes) {
     pthread_mutex_lock(&H.lock);
     void *p = src->map(src_state, bytes, HEAP_CHUNK);
     if (p)
-        __atomic_store_n(&H.pages_mapped, H.pages_mapped + (bytes >> alc__page_shift), __ATOMIC_RELAXED);
+        H.pages_mapped += bytes >> alc__page_shift;
     pthread_mutex_unlock(&H.lock);
     return p;
 }
@@ -195,7 +196,7 @@ static int grow(size_t n) {
     s->npages = bytes >> alc__page_shift;
     s->dirty = 0;   /* never touched: not resident, reads as zero */
     s->zero = 1;
-    __atomic_store_n(&H.pages_mapped, H.pages_mapped + s->npages, __ATOMIC_RELAXED);
+    H.pages_mapped += s->npages;
     coalesce_and_push(s);
     return 0;
 }
@@ -271,6 +272,8 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
     H.spans_in_use++;
     H.activity++;
     note_in_use(now_ms());
+    if (H.pages_mapped - H.pages_free > H.peak_in_use)
+        __atomic_store_n(&H.peak_in_use, H.pages_mapped - H.pages_free, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&H.lock);
     return s;
 
@@ -418,8 +421,8 @@ void alc__heap_tick(void) {
     pthread_mutex_unlock(&H.lock);
 }
 
-/* Pages mapped so far, read without the lock: a hint. */
-uint64_t alc__heap_mapped_pages(void) { return __atomic_load_n(&H.pages_mapped, __ATOMIC_RELAXED); }
+/* The most pages ever in use, read without the lock: a hint. */
+uint64_t alc__heap_peak_pages(void) { return __atomic_load_n(&H.peak_in_use, __ATOMIC_RELAXED); }
 
 uint64_t alc__heap_activity(void) {
     pthread_mutex_lock(&H.lock);

@@ -150,7 +150,7 @@ ALC_INTERNAL void alc__heap_stats(alc_stats_t *st);
 ALC_INTERNAL uint32_t alc__heap_tick_ms(void);
 ALC_INTERNAL void alc__heap_tick(void);
 ALC_INTERNAL uint64_t alc__heap_activity(void);
-ALC_INTERNAL uint64_t alc__heap_mapped_pages(void);   /* a hint, read without the lock */
+ALC_INTERNAL uint64_t alc__heap_peak_pages(void);   /* most pages in use so far (a hint) */
 /* Spans the calling thread frees from now on count as idle for ms already. */
 ALC_INTERNAL void alc__heap_idle_credit(uint32_t ms);
 ALC_INTERNAL void alc__heap_lock(void);

@@ -23,7 +23,7 @@
 
 #define IDLE_MS 1000u
 #define STACK_BYTES ((size_t)64 << 10)
-#define START_BYTES ((uint64_t)16 << 20)   /* bytes the heap has mapped when the thread starts */
+#define START_BYTES ((uint64_t)16 << 20)   /* bytes in use in the heap once, to start the thread */
 
 enum { NONE, RUNNING, UNWANTED };
 static _Atomic int state;   /* NONE until a thread is started or known unwanted */
@@ -93,10 +93,10 @@ static void start(uint32_t tick) {
 void alc__scavenger_poke(void) {
     if (ALC_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) != NONE))
         return;
-    /* Not before the heap is large enough for its release to matter: a
-     * small program never gets a thread (some, unshare(CLONE_NEWUSER) for
+    /* Not before the heap has been large enough for its release to matter:
+     * a small program never gets a thread (some, unshare(CLONE_NEWUSER) for
      * one, need to stay single-threaded). */
-    if ((alc__heap_mapped_pages() << alc__page_shift) < START_BYTES)
+    if ((alc__heap_peak_pages() << alc__page_shift) < START_BYTES)
         return;
     uint32_t tick = alc__heap_tick_ms();
     int expect = NONE;

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "alloclab.h"
-#include "stress_leaks.h"
+#include "stress_common.h"
 
 #define NTHREADS 6
 #define ROUNDS 150
@@ -153,6 +153,8 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
     int expect = argc > 1 && strcmp(argv[1], "--expect-emptied") == 0;
+    if (stress_start_background())
+        return 1;
     for (int i = 0; i < NTHREADS; i++)
         pthread_mutex_init(&box[i].lock, NULL);
     pthread_t t[NTHREADS];

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "alloclab.h"
-#include "stress_leaks.h"
+#include "stress_common.h"
 
 #define NTHREADS 4
 #define ROUNDS 40000
@@ -82,6 +82,8 @@ static void *run(void *arg) {
 }
 
 int main(void) {
+    if (stress_start_background())
+        return 1;
     for (int i = 0; i < NTHREADS; i++)
         pthread_mutex_init(&box[i].lock, NULL);
     pthread_t t[NTHREADS];

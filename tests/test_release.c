@@ -371,6 +371,25 @@ Test(release, exit_does_not_wait_for_the_thread) {
     cr_assert_lt(s, 2.0, "exit took %.2f s", s);
 }
 
+/* Under the default policy a small program stays single-threaded (some
+ * need to: unshare(CLONE_NEWUSER)); one whose heap reaches 16 MiB in use
+ * gets the thread. */
+Test(release, the_default_starts_its_thread_once_the_heap_is_16_mib) {
+    void *v[24];
+    for (int round = 0; round < 2; round++) {
+        int n = round == 0 ? 8 : 24;   /* MiB in use at once */
+        for (int i = 0; i < n; i++)
+            cr_assert_not_null(v[i] = alc_malloc(1 * MiB));
+        for (int i = 0; i < n; i++)
+            alc_free(v[i]);
+        for (int i = 0; i < 1000; i++)
+            alc_free(alc_malloc(1000));
+        if (round == 0)
+            cr_assert(!scavenger_runs(), "a thread for a heap of 8 MiB");
+    }
+    cr_assert(scavenger_runs(), "no thread for a heap of 24 MiB");
+}
+
 /* release_idle and the others want no thread. */
 Test(release, no_thread_for_a_policy_without_ticks) {
     start_release("plugin = \"release_never\";");
