@@ -475,6 +475,37 @@ Test(dropin, python_dict_str_json) {
     same_everywhere("python", argv, &h);
 }
 
+/* A small program keeps to one thread under the drop-in library (the
+ * release policy's thread waits for a heap of 16 MiB): ls lists its own
+ * tasks, and unshare(CLONE_NEWUSER), which a threaded process may not
+ * call, works wherever it works without alloclab. */
+Test(dropin, small_programs_stay_single_threaded) {
+    require("ls", "coreutils");
+    const char *const ls[] = {"ls", "/proc/self/task", NULL};
+    how_t h = {.preload = true};
+    ran_t r;
+    run(&r, "ls", ls, &h);
+    cr_assert(exited_ok(&r), "ls: %s", r.err);
+    unsigned lines = 0;
+    for (const char *c = r.out; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 1, "ls /proc/self/task under alloclab:\n%s", r.out);
+    ran_free(&r);
+    char path[512];
+    if (!find_in_path("unshare", path, sizeof path))
+        return;
+    const char *const un[] = {"unshare", "-U", "true", NULL};
+    how_t plain = {0};
+    run(&r, "unshare", un, &plain);
+    bool works = exited_ok(&r);
+    ran_free(&r);
+    if (!works)
+        return;   /* no user namespaces here at all */
+    run(&r, "unshare", un, &h);
+    cr_assert(exited_ok(&r), "unshare -U true under alloclab: %s", r.err);
+    ran_free(&r);
+}
+
 Test(dropin, sort_500k_lines) {
     require("sort", "coreutils");
     char in[128];
