@@ -96,6 +96,22 @@ static alc_span_t *new_span(unsigned cls) {
     return s;
 }
 
+/* Links the never-used objects from first to last (size bytes apart) in
+ * address order, each to the next (last's link is the caller's): four at a
+ * time, about 3.75 instructions an object rather than 7. */
+static void carve(uintptr_t first, uintptr_t last, uintptr_t size) {
+    uintptr_t key = alc__secret, o = first;   /* in registers: the stores below may alias */
+    for (; o + 3 * size < last; o += 4 * size) {
+        uintptr_t a = o + size, b = a + size, c = b + size;
+        ((alc_freeobj_t *)o)->link = a ^ key;
+        ((alc_freeobj_t *)a)->link = b ^ key;
+        ((alc_freeobj_t *)b)->link = c ^ key;
+        ((alc_freeobj_t *)c)->link = (c + size) ^ key;
+    }
+    for (; o < last; o += size)
+        ((alc_freeobj_t *)o)->link = (o + size) ^ key;
+}
+
 /* Up to k objects of span s onto the front of *list (*tail: its last):
  * returned ones first (the front of the span's list, spliced), then a run
  * of never-used ones linked in address order in one pass. Returns how many. */
@@ -118,9 +134,7 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
         uint32_t m = (uint32_t)((limit - s->carve) / s->elemsize);
         m = m < k - got ? m : k - got;
         uintptr_t first = s->carve, last = first + (uintptr_t)(m - 1) * s->elemsize;
-        uintptr_t size = s->elemsize, key = alc__secret;   /* in registers: the stores below may alias */
-        for (uintptr_t o = first; o < last; o += size)
-            ((alc_freeobj_t *)o)->link = (o + size) ^ key;
+        carve(first, last, s->elemsize);
         alc__set_link((alc_freeobj_t *)last, *list);
         if (!*list)
             *tail = (alc_freeobj_t *)last;
@@ -204,7 +218,8 @@ static uint32_t run_in_span(const alc_span_t *s, alc_freeobj_t **head, uint32_t 
     uintptr_t lo = s->start, bytes = s->npages << alc__page_shift;
     alc_freeobj_t *o = *head, *next = alc__link(o);
     uint32_t k = 1;
-    while (k < n && next && (uintptr_t)next - lo < bytes) {
+    /* NULL (the list's end) is never within the span: one compare for both. */
+    while (k < n && (uintptr_t)next - lo < bytes) {
         o = next;
         next = alc__link(next);
         k++;

@@ -7,6 +7,7 @@
  * in 16 MiB aligned chunks. One lock guards everything here, including
  * page-map writes. See malloc.c. */
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -127,6 +128,32 @@ static void clear_ends(alc_span_t *s) {
     alc__pagemap_set(span_end(s) - alc__page_size, 1, NULL);
 }
 
+/* Span records, kept for reuse by the heap (under its lock) so that a
+ * split or a join does not take the metadata allocator's lock. */
+#define SPARE_MAX 64
+static alc_span_t *spare;
+static unsigned nspare;
+
+static alc_span_t *span_new(void) {
+    alc_span_t *s = spare;
+    if (!s)
+        return alc__meta_alloc(sizeof *s);
+    spare = s->next;
+    nspare--;
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static void span_drop(alc_span_t *s) {
+    if (nspare >= SPARE_MAX) {
+        alc__meta_free(s, sizeof *s);
+        return;
+    }
+    s->next = spare;
+    spare = s;
+    nspare++;
+}
+
 /* Joins free span hi (off any list, entries cleared) onto lo, which ends
  * where hi starts; returns the joined span, off any list. */
 static alc_span_t *join(alc_span_t *lo, alc_span_t *hi) {
@@ -136,7 +163,7 @@ static alc_span_t *join(alc_span_t *lo, alc_span_t *hi) {
     lo->npages += hi->npages;
     lo->dirty += hi->dirty;
     lo->zero = lo->zero && hi->zero;
-    alc__meta_free(hi, sizeof *hi);
+    span_drop(hi);
     return lo;
 }
 
@@ -186,7 +213,7 @@ static int grow(size_t n) {
     void *p = src->map(src_state, bytes, HEAP_CHUNK);
     if (!p)
         return -ENOMEM;
-    alc_span_t *s = alc__meta_alloc(sizeof *s);
+    alc_span_t *s = span_new();
     if (!s) {
         if (HAS_METHOD(src, unmap))
             src->unmap(src_state, p, bytes);
@@ -205,7 +232,7 @@ static int grow(size_t n) {
 static int split(alc_span_t *s, size_t n) {
     if (s->npages == n)
         return 0;
-    alc_span_t *rest = alc__meta_alloc(sizeof *rest);
+    alc_span_t *rest = span_new();
     if (!rest)
         return -ENOMEM;
     rest->start = s->start + page_bytes(n);
@@ -216,12 +243,40 @@ static int split(alc_span_t *s, size_t n) {
     rest->freed_ms = s->freed_ms;
     s->npages = n;
     if (alc__pagemap_set_ends(rest) < 0) {
-        alc__meta_free(rest, sizeof *rest);
+        span_drop(rest);
         s->npages += rest->npages;
         return -ENOMEM;
     }
     list_push(rest);
     return 0;
+}
+
+/* Cuts the last n pages off free span s (off its list, entries set) for a
+ * small span: s keeps its start, its record and its first entry, and goes
+ * back on a list; only its new last page is entered. (Large blocks come
+ * from the front instead, so that the free pages after one let it grow in
+ * place: see alc__heap_grow.) Returns the piece, or NULL with s relisted. */
+static alc_span_t *take_tail(alc_span_t *s, size_t n) {
+    alc_span_t *piece = span_new();
+    size_t total = s->npages, dirty = s->dirty;
+    if (piece) {
+        s->npages = total - n;
+        if (alc__pagemap_set(span_end(s) - alc__page_size, 1, s) < 0) {
+            s->npages = total;
+            span_drop(piece);
+            piece = NULL;
+        }
+    }
+    if (piece) {
+        piece->start = span_end(s);
+        piece->npages = n;
+        piece->dirty = dirty;   /* as split's: which pages were touched is not known */
+        piece->zero = s->zero;
+        piece->freed_ms = s->freed_ms;
+        s->dirty = (size_t)(((uint64_t)dirty * s->npages + total - 1) / total);
+    }
+    list_push(s);
+    return piece;
 }
 
 alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
@@ -232,14 +287,20 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
         s = find(want);
     if (!s)
         goto fail;
-    clear_ends(s);
-    s->kind = kind;   /* not FREE: the pieces split off below must not merge back */
+    if (kind != ALC_SPAN_LARGE && align_pages == 1 && s->npages > npages) {
+        if (!(s = take_tail(s, npages)))
+            goto fail;
+        s->kind = kind;
+    } else {
+        clear_ends(s);
+        s->kind = kind;   /* not FREE: the pieces split off below must not merge back */
+    }
     if (align_pages > 1) {
         uintptr_t align = page_bytes(align_pages);
         uintptr_t a = (s->start + align - 1) & ~(align - 1);
         size_t head = (a - s->start) >> alc__page_shift;
         if (head) {
-            alc_span_t *body = alc__meta_alloc(sizeof *body);
+            alc_span_t *body = span_new();
             if (!body)
                 goto fail_putback;
             *body = *s;
@@ -312,7 +373,7 @@ int alc__heap_grow(alc_span_t *s, size_t npages) {
         alc__pagemap_set_ends(r);
         list_push(r);
     } else {
-        alc__meta_free(r, sizeof *r);
+        span_drop(r);
     }
     if (s->npages > 1)   /* the old last page is inside s now */
         alc__pagemap_set(end - alc__page_size, 1, NULL);

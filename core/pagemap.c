@@ -52,8 +52,22 @@ static void set_span(alc_pm_entry_t *e, void *s) {
     atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
 }
 
-int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
+static ALC_NOINLINE int set_slow(uintptr_t addr, size_t npages, alc_span_t *s) {
     return each_frame(addr, npages, set_span, s);
+}
+
+/* The common case, a few frames in a leaf that exists, straight. */
+int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
+    uintptr_t key = addr >> ALC_PM_SHIFT, n = npages << (alc__page_shift - ALC_PM_SHIFT);
+    uintptr_t i1 = key >> ALC_PM_L2_BITS;
+    intptr_t d = i1 < ALC_PM_L1_MAX ? atomic_load_explicit(&alc__pm.l1[i1], memory_order_relaxed) : 0;
+    if (d == 0 || ((key + n - 1) >> ALC_PM_L2_BITS) != i1)
+        return set_slow(addr, npages, s);
+    alc_pm_entry_t *e = (alc_pm_entry_t *)((uintptr_t)alc__pm.zero + (uintptr_t)d) +
+                        (key & (((uintptr_t)1 << ALC_PM_L2_BITS) - 1));
+    for (alc_pm_entry_t *end = e + n; e < end; e++)
+        set_span(e, s);
+    return 0;
 }
 
 static void set_small(alc_pm_entry_t *e, void *arg) {
