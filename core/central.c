@@ -71,15 +71,12 @@ static alc_span_t *new_span(unsigned cls) {
     bool tiny = cls == alc__tiny_list;
     uint32_t size = alc__class_size[cls];
     uint8_t kind = tiny ? ALC_SPAN_TINY : ALC_SPAN_SMALL;
-    alc_span_t *s = alc__heap_alloc(alc__class_pages[cls], 1, kind);
+    alc_span_t *s = alc__heap_alloc(alc__class_pages[cls], 1, kind, cls);   /* class entered */
     if (!s)
         return NULL;
-    s->cls = (uint8_t)cls;
     s->elemsize = size;
     s->magic = alc__div_magic(size);
     s->nelems = (uint32_t)((s->npages << alc__page_shift) / size);
-    if (kind == ALC_SPAN_SMALL)   /* free's fast path reads the class from the page map */
-        alc__pagemap_set_small(s);
     s->freelist = NULL;
     s->carve = s->start;
     s->nalloc = 0;

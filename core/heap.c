@@ -130,17 +130,38 @@ static void clear_ends(alc_span_t *s) {
 
 /* Span records, kept for reuse by the heap (under its lock) so that a
  * split or a join does not take the metadata allocator's lock. */
-#define SPARE_MAX 64
+#define SPARE_MAX 96
 static alc_span_t *spare;
 static unsigned nspare;
 
+/* Records come from the metadata allocator SPARE_BULK at a time (zeroed,
+ * as all of its memory), each in a slot of the size it gives one record,
+ * so that one can later go back to it on its own (alc__meta_free). */
+#define SPARE_BULK 32
+static size_t record_bytes(void) {
+    size_t b = 16;
+    while (b < sizeof(alc_span_t))
+        b <<= 1;
+    return b;
+}
+
 static alc_span_t *span_new(void) {
-    alc_span_t *s = spare;
-    if (!s)
-        return alc__meta_alloc(sizeof *s);
+    if (!spare) {
+        size_t rec = record_bytes();
+        char *block = alc__meta_alloc(rec * SPARE_BULK);
+        if (!block)
+            return alc__meta_alloc(sizeof(alc_span_t));
+        for (unsigned i = 0; i < SPARE_BULK; i++) {
+            alc_span_t *r = (alc_span_t *)(block + i * rec);
+            r->next = spare;
+            spare = r;
+        }
+        nspare += SPARE_BULK;
+    }
+    alc_span_t *s = spare;   /* all zero but its link (as the metadata allocator's are) */
     spare = s->next;
     nspare--;
-    memset(s, 0, sizeof *s);
+    s->next = NULL;
     return s;
 }
 
@@ -149,6 +170,7 @@ static void span_drop(alc_span_t *s) {
         alc__meta_free(s, sizeof *s);
         return;
     }
+    memset(s, 0, sizeof *s);
     s->next = spare;
     spare = s;
     nspare++;
@@ -279,7 +301,7 @@ static alc_span_t *take_tail(alc_span_t *s, size_t n) {
     return piece;
 }
 
-alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
+alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
     size_t want = npages + align_pages - 1;
     pthread_mutex_lock(&H.lock);
     alc_span_t *s = find(want);
@@ -318,7 +340,9 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind) {
     }
     if (split(s, npages) < 0)
         goto fail_putback;
-    int rc = (kind == ALC_SPAN_LARGE) ? alc__pagemap_set_ends(s)
+    s->cls = (uint8_t)cls;
+    int rc = kind == ALC_SPAN_LARGE   ? alc__pagemap_set_ends(s)
+             : kind == ALC_SPAN_SMALL ? alc__pagemap_set_class(s)
                                       : alc__pagemap_set(s->start, s->npages, s);
     if (rc < 0)
         goto fail_putback;

@@ -117,13 +117,11 @@ ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
         return NULL;
     return atomic_load_explicit(&alc__pagemap_entry_any(p)->span, memory_order_acquire);
 }
-/* Enters small span s's class in the info of each of its frames (after
- * alc__pagemap_set named s there). By s's owner, central: the heap writes
- * no frame of a span in use, so no lock is needed. */
-ALC_INTERNAL void alc__pagemap_set_small(alc_span_t *s);
 /* Both under the heap lock. Return -ENOMEM if a leaf cannot be mapped. */
 ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);
 ALC_INTERNAL int alc__pagemap_set_ends(alc_span_t *s);   /* first and last page */
+/* Every frame of small span s: s, and its class (s->cls) for free. */
+ALC_INTERNAL int alc__pagemap_set_class(alc_span_t *s);
 
 /* ---- meta.c: memory for the allocator's own structures (never malloc) ---- */
 ALC_INTERNAL void *alc__meta_alloc(size_t size);          /* zeroed */
@@ -137,7 +135,10 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
 /* A span of npages aligned to align_pages pages (1: any). The pages of a
  * small or tiny span are all entered in the page map, a large span's first
  * and last. Returns NULL (errno untouched) when the OS refuses memory. */
-ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind);
+/* A span of npages (aligned to align_pages) of the given kind; a SMALL one
+ * of class cls is entered with its class in the page map (see
+ * alc__pagemap_set_class), cls is unused for the others. */
+ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);

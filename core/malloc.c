@@ -376,7 +376,7 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     }
     size_t npages = large_npages(size);
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
-    alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE);
+    alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
     if (!s) {
         errno = ENOMEM;
         return NULL;

@@ -52,34 +52,38 @@ static void set_span(alc_pm_entry_t *e, void *s) {
     atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
 }
 
-static ALC_NOINLINE int set_slow(uintptr_t addr, size_t npages, alc_span_t *s) {
-    return each_frame(addr, npages, set_span, s);
+static void set_class(alc_pm_entry_t *e, void *arg) {
+    const alc_span_t *s = arg;
+    atomic_store_explicit(&e->info, (uint64_t)s->start | ((uint64_t)s->cls + 1) << ALC_PM_CLS_SHIFT,
+                          memory_order_relaxed);
+    atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
+}
+
+static ALC_NOINLINE int set_slow(uintptr_t addr, size_t npages, alc_span_t *s, bool cls) {
+    return each_frame(addr, npages, cls ? set_class : set_span, s);
 }
 
 /* The common case, a few frames in a leaf that exists, straight. */
-int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) {
+ALC_INLINE int set_frames(uintptr_t addr, size_t npages, alc_span_t *s, bool cls) {
     uintptr_t key = addr >> ALC_PM_SHIFT, n = npages << (alc__page_shift - ALC_PM_SHIFT);
     uintptr_t i1 = key >> ALC_PM_L2_BITS;
     intptr_t d = i1 < ALC_PM_L1_MAX ? atomic_load_explicit(&alc__pm.l1[i1], memory_order_relaxed) : 0;
     if (d == 0 || ((key + n - 1) >> ALC_PM_L2_BITS) != i1)
-        return set_slow(addr, npages, s);
+        return set_slow(addr, npages, s, cls);
     alc_pm_entry_t *e = (alc_pm_entry_t *)((uintptr_t)alc__pm.zero + (uintptr_t)d) +
                         (key & (((uintptr_t)1 << ALC_PM_L2_BITS) - 1));
-    for (alc_pm_entry_t *end = e + n; e < end; e++)
-        set_span(e, s);
+    for (alc_pm_entry_t *end = e + n; e < end; e++) {
+        if (cls)
+            set_class(e, s);
+        else
+            set_span(e, s);
+    }
     return 0;
 }
 
-static void set_small(alc_pm_entry_t *e, void *arg) {
-    const alc_span_t *s = arg;
-    atomic_store_explicit(&e->info, (uint64_t)s->start | ((uint64_t)s->cls + 1) << ALC_PM_CLS_SHIFT,
-                          memory_order_release);
-}
+int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) { return set_frames(addr, npages, s, false); }
 
-void alc__pagemap_set_small(alc_span_t *s) {
-    /* Every leaf exists: alc__pagemap_set entered s in all its frames. */
-    each_frame(s->start, s->npages, set_small, s);
-}
+int alc__pagemap_set_class(alc_span_t *s) { return set_frames(s->start, s->npages, s, true); }
 
 int alc__pagemap_set_ends(alc_span_t *s) {
     int rc = alc__pagemap_set(s->start, 1, s);
