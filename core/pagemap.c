@@ -19,7 +19,7 @@ static alc_pm_entry_t *leaf(uintptr_t key) {
         return NULL;
     intptr_t d = atomic_load_explicit(&alc__pm.l1[i1], memory_order_relaxed);
     if (d == 0) {
-        alc_pm_entry_t *l2 = alc__os_map(sizeof(*l2) << ALC_PM_L2_BITS, 0);
+        alc_pm_entry_t *l2 = alc__os_map(sizeof(alc__pm.zero), 0);   /* both halves */
         if (!l2)
             return NULL;
         d = (intptr_t)((uintptr_t)l2 - (uintptr_t)alc__pm.zero);
@@ -49,14 +49,14 @@ ALC_INLINE int each_frame(uintptr_t addr, size_t npages, void (*set)(alc_pm_entr
 
 static void set_span(alc_pm_entry_t *e, void *s) {
     atomic_store_explicit(&e->info, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
+    atomic_store_explicit(alc__pm_span(e), (alc_span_t *)s, memory_order_release);
 }
 
 static void set_class(alc_pm_entry_t *e, void *arg) {
     const alc_span_t *s = arg;
     atomic_store_explicit(&e->info, (uint64_t)s->start | ((uint64_t)s->cls + 1) << ALC_PM_CLS_SHIFT,
                           memory_order_relaxed);
-    atomic_store_explicit(&e->span, (alc_span_t *)s, memory_order_release);
+    atomic_store_explicit(alc__pm_span(e), (alc_span_t *)s, memory_order_release);
 }
 
 static ALC_NOINLINE int set_slow(uintptr_t addr, size_t npages, alc_span_t *s, bool cls) {
