@@ -2,7 +2,9 @@
  * (DESIGN.md, "Drop-in use") print exactly what they print on glibc, on the
  * embedded default and on the shipped configs tiny8, tiny16, tiny32,
  * source_hugepage, source_arena and release_scavenger (whose background
- * thread runs beside each program, and starts again in forked children):
+ * thread runs beside each program, and starts again in forked children),
+ * and on tests/data/release_parked.cfg (that thread empties the caches of
+ * sleeping threads every 10 ms):
  *
  *   python      python3 (PYTHONMALLOC=malloc) on tests/data/dropin/workload.py
  *   sort        sort(1) of a 500,000-line file the test writes
@@ -76,6 +78,8 @@ static const dcfg_t configs[] = {
     {"source_hugepage", "source_hugepage.cfg", 0},
     {"source_arena", "source_arena.cfg", 0},
     {"release_scavenger", "release_scavenger.cfg", 0},
+    /* the background thread empties sleeping threads' caches every 10 ms */
+    {"release_parked", ALC_SOURCE_DIR "/tests/data/release_parked.cfg", 0},
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 
@@ -730,7 +734,8 @@ Test(dropin, stats_file_written_at_exit) {
         char *text = read_all(stats, &len);
         char head[160];
         snprintf(head, sizeof head, "alloclab stats (%s%s%s, page 8192, 67 classes, tiny width %u, align 8)\n",
-                 cfg->file ? CONFIG_DIR : "<embedded default>", cfg->file ? "/" : "", cfg->file ? cfg->file : "",
+                 !cfg->file ? "<embedded default>" : cfg->file[0] == '/' ? "" : CONFIG_DIR,
+                 cfg->file && cfg->file[0] != '/' ? "/" : "", cfg->file ? cfg->file : "",
                  cfg->tiny);
         cr_expect(strncmp(text, head, strlen(head)) == 0, "stats (%s) do not start with \"%s\":\n%.400s", cfg->name,
                   head, text);
