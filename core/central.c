@@ -32,19 +32,10 @@ static void list_del(alc_central_t *c, alc_span_t *s) {
     s->in_central = 0;
 }
 
-/* Spin a little before sleeping: these locks are held for short walks. */
-static void lock_init(pthread_mutex_t *m) {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-}
-
 void alc__central_init(void) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        lock_init(&central[i].lock);
-        lock_init(&central[i].tc_lock);
+        alc_lock_init(&central[i].lock);
+        alc_lock_init(&central[i].tc_lock);
         uint32_t size = alc__class_size[i];
         /* About 64 KiB per batch, at least 2 and at most 128 objects: one lock
          * round trip moves enough small objects, few large ones sit idle. */
@@ -148,15 +139,15 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
     alc_freeobj_t *list = NULL, *tail = NULL;
     uint32_t got = 0;
-    pthread_mutex_lock(&c->lock);
+    alc_lock(&c->lock);
     while (got < want) {
         alc_span_t *s = c->nonempty;
         if (!s) {
             if (got)
                 break;   /* enough to go on with; the next refill grows */
-            pthread_mutex_unlock(&c->lock);
+            alc_unlock(&c->lock);
             s = new_span(cls);
-            pthread_mutex_lock(&c->lock);
+            alc_lock(&c->lock);
             if (!s)
                 break;
             c->nspans++;
@@ -171,7 +162,7 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
     }
     c->nalloc += got;
     c->taken += got;
-    pthread_mutex_unlock(&c->lock);
+    alc_unlock(&c->lock);
     out->head = list;
     out->tail = tail;
     return got;
@@ -181,7 +172,7 @@ uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
     alc_central_t *c = &central[cls];
     atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed);
     if (want == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed)) {
-        pthread_mutex_lock(&c->tc_lock);
+        alc_lock(&c->tc_lock);
         uint32_t n = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
         bool hit = n > 0;
         if (hit) {
@@ -189,7 +180,7 @@ uint32_t alc__central_take(unsigned cls, uint32_t want, alc_chain_t *out) {
             atomic_store_explicit(&c->tc_n, n - 1, memory_order_relaxed);
             c->tc_taken += want;
         }
-        pthread_mutex_unlock(&c->tc_lock);
+        alc_unlock(&c->tc_lock);
         if (hit)
             return want;
     }
@@ -234,7 +225,7 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
     atomic_fetch_add_explicit(&moves, 1, memory_order_relaxed);
     alc_span_t *empty = NULL;   /* spans to hand back to the heap after unlocking */
     uint32_t i = 0;
-    pthread_mutex_lock(&c->lock);
+    alc_lock(&c->lock);
     while (i < n && head) {
         alc_span_t *s = alc__pagemap_lookup(head);
         alc_freeobj_t *first = head, *last;
@@ -254,7 +245,7 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
         }
     }
     c->nalloc -= i;
-    pthread_mutex_unlock(&c->lock);
+    alc_unlock(&c->lock);
     free_spans(empty);
     return head;
 }
@@ -269,14 +260,14 @@ void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
     /* Tracked sizes are kept per object in its span: those go back at once. */
     if (pass && n == alc__batch[cls] && atomic_load_explicit(&c->tc_n, memory_order_relaxed) < c->tc_max &&
         !alc__config.track_requested) {
-        pthread_mutex_lock(&c->tc_lock);
+        alc_lock(&c->tc_lock);
         uint32_t k = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
         bool room = k < c->tc_max;
         if (room) {
             c->tc[k] = chain;
             atomic_store_explicit(&c->tc_n, k + 1, memory_order_relaxed);
         }
-        pthread_mutex_unlock(&c->tc_lock);
+        alc_unlock(&c->tc_lock);
         if (room)
             return;
     }
@@ -288,14 +279,14 @@ void alc__central_give(unsigned cls, alc_chain_t chain, uint32_t n, bool pass) {
 static void drain_tc(unsigned cls) {
     alc_central_t *c = &central[cls];
     for (;;) {
-        pthread_mutex_lock(&c->tc_lock);
+        alc_lock(&c->tc_lock);
         alc_chain_t ch = {NULL, NULL};
         uint32_t k = atomic_load_explicit(&c->tc_n, memory_order_relaxed);
         if (k) {
             ch = c->tc[k - 1];
             atomic_store_explicit(&c->tc_n, k - 1, memory_order_relaxed);
         }
-        pthread_mutex_unlock(&c->tc_lock);
+        alc_unlock(&c->tc_lock);
         if (!ch.head)
             return;
         alc__central_give_spans(cls, ch.head, alc__batch[cls]);
@@ -306,7 +297,7 @@ static void drain_tc(unsigned cls) {
 static void drop_empty_spans(unsigned cls) {
     alc_central_t *c = &central[cls];
     alc_span_t *empty = NULL;
-    pthread_mutex_lock(&c->lock);
+    alc_lock(&c->lock);
     for (alc_span_t *s = c->nonempty, *next; s && c->nempty > 1; s = next) {
         next = s->next;
         if (s->nalloc == 0) {
@@ -317,7 +308,7 @@ static void drop_empty_spans(unsigned cls) {
             empty = s;
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    alc_unlock(&c->lock);
     free_spans(empty);
 }
 
@@ -331,26 +322,26 @@ void alc__central_drain(void) {
 
 void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken) {
     alc_central_t *c = &central[cls];
-    pthread_mutex_lock(&c->tc_lock);
-    pthread_mutex_lock(&c->lock);
+    alc_lock(&c->tc_lock);
+    alc_lock(&c->lock);
     *spans = c->nspans;
     /* Objects waiting in the transfer cache are out of their spans but not in use. */
     *nalloc = c->nalloc - (uint64_t)atomic_load_explicit(&c->tc_n, memory_order_relaxed) * alc__batch[cls];
     *taken = c->taken + c->tc_taken;
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->tc_lock);
+    alc_unlock(&c->lock);
+    alc_unlock(&c->tc_lock);
 }
 
 void alc__central_lock_all(void) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        pthread_mutex_lock(&central[i].tc_lock);
-        pthread_mutex_lock(&central[i].lock);
+        alc_lock(&central[i].tc_lock);
+        alc_lock(&central[i].lock);
     }
 }
 
 void alc__central_unlock_all(void) {
     for (unsigned i = 0; i <= alc__nclasses; i++) {
-        pthread_mutex_unlock(&central[i].lock);
-        pthread_mutex_unlock(&central[i].tc_lock);
+        alc_unlock(&central[i].lock);
+        alc_unlock(&central[i].tc_lock);
     }
 }

@@ -21,7 +21,7 @@
 #define HEAP_PERIOD_MS 1000u
 
 static struct {
-    pthread_mutex_t lock;
+    alc_lock_t lock;
     alc_span_t *free[HEAP_LISTS];
     uint64_t nonempty[HEAP_LISTS / 64];   /* bit n: free[n] has a span */
     uint64_t pages_mapped;
@@ -40,7 +40,7 @@ static struct {
     uint32_t young_until, young_idle_ms;
     bool young;
     uint64_t peak_in_use;              /* the most pages ever in use (read without the lock) */
-} H = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} H = {.lock = ALC_LOCK_INIT};
 
 /* The page source and release policies, fixed at start-up. */
 static const alc_page_source_methods_t *src;
@@ -59,15 +59,15 @@ void alc__heap_init(const alc_policy_ref_t *source, const alc_policy_ref_t *rele
 }
 
 void *alc__heap_map_raw(size_t bytes) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     void *p = src->map(src_state, bytes, HEAP_CHUNK);
     if (p)
         H.pages_mapped += bytes >> alc__page_shift;
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
     return p;
 }
-void alc__heap_lock(void) { pthread_mutex_lock(&H.lock); }
-void alc__heap_unlock(void) { pthread_mutex_unlock(&H.lock); }
+void alc__heap_lock(void) { alc_lock(&H.lock); }
+void alc__heap_unlock(void) { alc_unlock(&H.lock); }
 
 static uint32_t now_ms(void) {
     struct timespec t;
@@ -303,7 +303,7 @@ static alc_span_t *take_tail(alc_span_t *s, size_t n) {
 
 alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
     size_t want = npages + align_pages - 1;
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     alc_span_t *s = find(want);
     if (!s && grow(want) == 0)
         s = find(want);
@@ -359,7 +359,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
     note_in_use(now_ms());
     if (H.pages_mapped - H.pages_free > H.peak_in_use)
         __atomic_store_n(&H.peak_in_use, H.pages_mapped - H.pages_free, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
     return s;
 
 fail_putback:
@@ -367,7 +367,7 @@ fail_putback:
     s->kind = ALC_SPAN_FREE;
     coalesce_and_push(s);
 fail:
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
     return NULL;
 }
 
@@ -378,7 +378,7 @@ fail:
  * chunk was mapped, so the writes below cannot fail. */
 int alc__heap_grow(alc_span_t *s, size_t npages) {
     int rc = -1;
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     size_t extra = npages - s->npages;
     uintptr_t end = span_end(s);
     alc_span_t *r = alc__pagemap_lookup((void *)end);
@@ -405,7 +405,7 @@ int alc__heap_grow(alc_span_t *s, size_t npages) {
     alc__pagemap_set_ends(s);
     rc = 0;
 out:
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
     return rc;
 }
 
@@ -497,22 +497,22 @@ uint32_t alc__heap_tick_ms(void) {
 }
 
 void alc__heap_tick(void) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     uint32_t now = now_ms();
     note_in_use(now);
     alc_release_view_t v = view(now, 0);
     alc_release_order_t orders[ALC_RELEASE_ORDERS_MAX];
     carry_out(BY_TICK, orders, rel->on_tick(rel_state, &v, orders), now);
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
 }
 
 /* The most pages ever in use, read without the lock: a hint. */
 uint64_t alc__heap_peak_pages(void) { return __atomic_load_n(&H.peak_in_use, __ATOMIC_RELAXED); }
 
 uint64_t alc__heap_activity(void) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     uint64_t n = H.activity;
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
     return n;
 }
 
@@ -523,7 +523,7 @@ static __thread uint32_t idle_credit_ms;
 void alc__heap_idle_credit(uint32_t ms) { idle_credit_ms = ms; }
 
 void alc__heap_free(alc_span_t *s) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     if (s->kind == ALC_SPAN_LARGE)
         clear_ends(s);
     else
@@ -540,17 +540,17 @@ void alc__heap_free(alc_span_t *s) {
     coalesce_and_push(s);
     note_in_use(now);
     ask_release(now, freed);
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
 }
 
 void alc__heap_release(size_t keep_bytes) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     release_counted(BY_REQUEST, keep_bytes >> alc__page_shift, now_ms(), 0, 0);
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
 }
 
 void alc__heap_stats(alc_stats_t *st) {
-    pthread_mutex_lock(&H.lock);
+    alc_lock(&H.lock);
     st->pages_mapped = H.pages_mapped;
     st->pages_free = H.pages_free;
     st->pages_released = H.pages_free - H.pages_dirty;
@@ -561,5 +561,5 @@ void alc__heap_stats(alc_stats_t *st) {
     st->release_ns = H.release_ns;
     st->spans_free = H.spans_free;
     st->spans_in_use = H.spans_in_use;
-    pthread_mutex_unlock(&H.lock);
+    alc_unlock(&H.lock);
 }

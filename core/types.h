@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "alloclab.h"
+#include "lock.h"
 
 #define ALC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ALC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -202,12 +203,12 @@ typedef struct alc_central {
     /* Transfer cache (tcmalloc's): whole batches as chains, moved in O(1)
      * under a lock of its own held for a few instructions, so a thread that
      * frees what another allocates does not walk spans or wait for it. */
-    pthread_mutex_t tc_lock;
+    alc_lock_t tc_lock;
     _Atomic uint32_t tc_n;    /* chains held (peeked at without the lock) */
     uint32_t tc_max;          /* chains held at most */
     uint64_t tc_taken;        /* objects handed to caches from here, cumulative */
     alc_chain_t tc[ALC_TC_MAX];
-    _Alignas(64) pthread_mutex_t lock;   /* the spans, on a line of their own */
+    _Alignas(64) alc_lock_t lock;   /* the spans, on a line of their own */
     alc_span_t *nonempty;     /* spans with a free object */
     uint64_t nspans;
     uint64_t nalloc;          /* objects out of this class's spans */
