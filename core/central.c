@@ -58,11 +58,13 @@ void alc__central_init(void) {
 
 ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];
 
-/* A span just taken from the heap made ready for class cls; false (and
- * the span given back) when its metadata cannot be had. */
-static bool init_span(alc_span_t *s, unsigned cls) {
+static alc_span_t *new_span(unsigned cls) {
     bool tiny = cls == alc__tiny_list;
     uint32_t size = alc__class_size[cls];
+    uint8_t kind = tiny ? ALC_SPAN_TINY : ALC_SPAN_SMALL;
+    alc_span_t *s = alc__heap_alloc(alc__class_pages[cls], 1, kind, cls);   /* class entered */
+    if (!s)
+        return NULL;
     s->elemsize = size;
     s->magic = alc__div_magic(size);
     s->nelems = (uint32_t)((s->npages << alc__page_shift) / size);
@@ -71,35 +73,15 @@ static bool init_span(alc_span_t *s, unsigned cls) {
     s->nalloc = 0;
     if (tiny && alc__tiny_span_init(s) < 0) {
         alc__heap_free(s);
-        return false;
+        return NULL;
     }
     s->req = NULL;
     if (!tiny && alc__config.track_requested &&
         !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
         alc__heap_free(s);
-        return false;
+        return NULL;
     }
-    return true;
-}
-
-/* Spans enough for `want` more objects of class cls (at most NEW_SPANS,
- * taken from the heap at once: a class of few objects to a span would
- * otherwise take the heap's lock for every one or two), ready, into out;
- * returns how many. Called without central's lock. */
-#define NEW_SPANS 8
-static unsigned new_spans(unsigned cls, uint32_t want, alc_span_t **out) {
-    bool tiny = cls == alc__tiny_list;
-    size_t pages = alc__class_pages[cls];
-    uint32_t per = (uint32_t)((pages << alc__page_shift) / alc__class_size[cls]);
-    uint32_t count = per ? (want + per - 1) / per : 1;
-    count = tiny || count < 1 ? 1 : count > NEW_SPANS ? NEW_SPANS : count;
-    alc_span_t *got[NEW_SPANS];
-    unsigned n = alc__heap_alloc_spans(pages, count, tiny ? ALC_SPAN_TINY : ALC_SPAN_SMALL, cls, got);
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (init_span(got[i], cls))
-            out[k++] = got[i];
-    return k;
+    return s;
 }
 
 /* Links the never-used objects from first to last (size bytes apart) in
@@ -163,18 +145,14 @@ static uint32_t take_from_spans(unsigned cls, uint32_t want, alc_chain_t *out) {
         if (!s) {
             if (got)
                 break;   /* enough to go on with; the next refill grows */
-            alc_span_t *fresh[NEW_SPANS];
             alc_unlock(&c->lock);
-            unsigned n = new_spans(cls, want, fresh);
+            s = new_span(cls);
             alc_lock(&c->lock);
-            if (n == 0)
+            if (!s)
                 break;
-            for (unsigned i = n; i-- > 0;) {   /* the lowest address first */
-                c->nspans++;
-                c->nempty++;
-                list_add(c, fresh[i]);
-            }
-            s = c->nonempty;
+            c->nspans++;
+            c->nempty++;
+            list_add(c, s);
         }
         if (s->nalloc == 0)
             c->nempty--;   /* about to hand out its first object */

@@ -301,9 +301,9 @@ static alc_span_t *take_tail(alc_span_t *s, size_t n) {
     return piece;
 }
 
-/* heap_alloc with the heap lock held. */
-static alc_span_t *alloc_locked(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
+alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
     size_t want = npages + align_pages - 1;
+    alc_lock(&H.lock);
     alc_span_t *s = find(want);
     if (!s && grow(want) == 0)
         s = find(want);
@@ -359,6 +359,7 @@ static alc_span_t *alloc_locked(size_t npages, size_t align_pages, uint8_t kind,
     note_in_use(now_ms());
     if (H.pages_mapped - H.pages_free > H.peak_in_use)
         __atomic_store_n(&H.peak_in_use, H.pages_mapped - H.pages_free, __ATOMIC_RELAXED);
+    alc_unlock(&H.lock);
     return s;
 
 fail_putback:
@@ -366,44 +367,8 @@ fail_putback:
     s->kind = ALC_SPAN_FREE;
     coalesce_and_push(s);
 fail:
+    alc_unlock(&H.lock);
     return NULL;
-}
-
-alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
-    alc_lock(&H.lock);
-    alc_span_t *s = alloc_locked(npages, align_pages, kind, cls);
-    alc_unlock(&H.lock);
-    return s;
-}
-
-unsigned alc__heap_alloc_spans(size_t npages, unsigned count, uint8_t kind, unsigned cls, alc_span_t **out) {
-    alc_lock(&H.lock);
-    unsigned n = 0;
-    alc_span_t *s = alloc_locked(npages * count, 1, kind, cls);
-    if (s)
-        out[n++] = s;
-    /* Cut from the front; a missing record leaves the last span longer. */
-    alc_span_t *r;
-    while (n > 0 && n < count && (r = span_new()) != NULL) {
-        alc_span_t *last = out[n - 1];
-        r->start = last->start + page_bytes(npages);
-        r->npages = last->npages - npages;
-        r->dirty = r->npages;
-        r->kind = kind;
-        r->cls = (uint8_t)cls;
-        last->npages = npages;
-        out[n++] = r;
-    }
-    /* Their frames are in a leaf already (the whole run's were entered). */
-    for (unsigned i = 1; i < n; i++) {
-        if (kind == ALC_SPAN_SMALL)
-            alc__pagemap_set_class(out[i]);
-        else
-            alc__pagemap_set(out[i]->start, out[i]->npages, out[i]);
-    }
-    H.spans_in_use += n > 0 ? n - 1 : 0;
-    alc_unlock(&H.lock);
-    return n;
 }
 
 /* Grows large span s in place to npages (more than it has) by taking the

@@ -147,10 +147,6 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * of class cls is entered with its class in the page map (see
  * alc__pagemap_set_class), cls is unused for the others. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
-/* Up to count such spans of npages each (SMALL or TINY), cut from one run
- * under one lock; returns how many (0 when out of memory). */
-ALC_INTERNAL unsigned alc__heap_alloc_spans(size_t npages, unsigned count, uint8_t kind, unsigned cls,
-                                            alc_span_t **out);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
