@@ -129,51 +129,34 @@ static void clear_ends(alc_span_t *s) {
 }
 
 /* Span records, kept for reuse by the heap (under its lock) so that a
- * split or a join does not take the metadata allocator's lock. */
-#define SPARE_MAX 96
-static alc_span_t *spare;
-static unsigned nspare;
-
-/* Records come from the metadata allocator SPARE_BULK at a time (zeroed,
- * as all of its memory), each in a slot of the size it gives one record,
- * so that one can later go back to it on its own (alc__meta_free). */
+ * split or a join does not take the metadata allocator's lock. A record
+ * given up goes on the spare list and stays there (records in use and
+ * spare are at most the most spans there ever were); an empty spare list
+ * takes SPARE_BULK fresh ones from the metadata allocator (zeroed, as all
+ * of its memory). */
 #define SPARE_BULK 32
-static size_t record_bytes(void) {
-    size_t b = 16;
-    while (b < sizeof(alc_span_t))
-        b <<= 1;
-    return b;
-}
+static alc_span_t *spare;
 
 static alc_span_t *span_new(void) {
     if (!spare) {
-        size_t rec = record_bytes();
-        char *block = alc__meta_alloc(rec * SPARE_BULK);
+        alc_span_t *block = alc__meta_alloc(sizeof(alc_span_t) * SPARE_BULK);
         if (!block)
-            return alc__meta_alloc(sizeof(alc_span_t));
+            return NULL;
         for (unsigned i = 0; i < SPARE_BULK; i++) {
-            alc_span_t *r = (alc_span_t *)(block + i * rec);
-            r->next = spare;
-            spare = r;
+            block[i].next = spare;
+            spare = &block[i];
         }
-        nspare += SPARE_BULK;
     }
-    alc_span_t *s = spare;   /* all zero but its link (as the metadata allocator's are) */
+    alc_span_t *s = spare;   /* all zero but its link */
     spare = s->next;
-    nspare--;
     s->next = NULL;
     return s;
 }
 
 static void span_drop(alc_span_t *s) {
-    if (nspare >= SPARE_MAX) {
-        alc__meta_free(s, sizeof *s);
-        return;
-    }
     memset(s, 0, sizeof *s);
     s->next = spare;
     spare = s;
-    nspare++;
 }
 
 /* Joins free span hi (off any list, entries cleared) onto lo, which ends
