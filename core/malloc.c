@@ -515,6 +515,18 @@ ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
     return t;
 }
 
+/* A free whose thread list is full: the object passed the fast path's
+ * checks, so it joins the list after a flush (without being looked up and
+ * checked again), unless every free is to be seen (tracking, tracing,
+ * sbrk: `other`, the entry point's own slow side). */
+static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, void (*other)(void *)) {
+    if (c->slow_frees || atomic_load_explicit(&alc__trace_hook, memory_order_relaxed)) {
+        other(p);
+        return;
+    }
+    alc__cache_push(c, (unsigned)(l - c->lists), p);
+}
+
 /* The fast path (31 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
@@ -551,7 +563,7 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     return;
 full:
     __atomic_store_n(&l->room, 0, __ATOMIC_RELAXED);   /* the subtraction's undo: the list is full */
-    other(p);
+    free_full(p, l, c, other);
 }
 
 static void free_tiny(alc_span_t *s, void *p) {
