@@ -47,9 +47,11 @@
  *   that keeps overflowing holds less, and a list idle for 256 trips to
  *   central gives back half. A span whose objects are all back goes to the
  *   heap, which coalesces it and asks the release policy what to return to
- *   the OS (by default: pages idle for a second, or at once past what the
- *   program used in the last second or two; some policies also have a
- *   background thread, scavenge.c). Tiny: the block's live count
+ *   the OS (by default release_scavenger: nothing at once; a background
+ *   thread, scavenge.c, returns pages idle for a second down to a margin,
+ *   and empties the caches of threads asleep in the kernel, cache.c). A
+ *   list found full: the object joins it after the flush, without the slow
+ *   side's second lookup (free_full). Tiny: the block's live count
  *   (a plain decrement for a piece of the thread's current block). Large:
  *   back to the heap. Anything else: a message naming p, then abort.
  *
@@ -60,7 +62,8 @@
  * On many cores. Every fast path touches only the thread's own cache, so
  * threads scale until they meet at central: one lock per class for the
  * spans and one for the transfer cache, each held for a few instructions
- * per batch (chains are spliced, not walked). With 64 cores and a hot class
+ * per batch (chains are spliced, not walked), futex words (lock.h) taken
+ * with one compare-and-swap. With 64 cores and a hot class
  * that lock is the limit, as it was tcmalloc's. What would change: per-CPU
  * caches (tcmalloc's rseq design: the cache indexed by the CPU the thread
  * runs on, restartable sequences instead of atomics) so that 64 cores need
