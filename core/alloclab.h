@@ -75,6 +75,7 @@ typedef struct alc_config {
     uint32_t tiny_align;         /* least alignment of a tiny piece: 1, 2, 4 or 8 (default 8) */
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
     uint32_t cache_idle_ms;      /* a sleeping thread's cache idle this long is emptied (background thread) */
+    size_t profile_rate;         /* heap profiler: mean bytes between samples (0: off) */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
@@ -169,6 +170,12 @@ ALC_API void alc_stats_write_kv(FILE *out);
  * the transfer caches (batches waiting between threads) the same way, and
  * hands central's spare empty spans (all but one per class) to the heap. */
 ALC_API void alc_thread_flush(void);
+
+/* Writes the heap profile (sampled allocations with their stacks, in
+ * gperftools' heap_v2 text format, which pprof reads) to path, and beside
+ * it path.sites (per stack: requested against class bytes). Returns 0, or
+ * a negative errno (-ENOENT when profiling is off: profile.rate = 0). */
+ALC_API int alc_profile_dump(const char *path);
 
 /* Returns free heap pages to the OS now, whatever the threshold. */
 ALC_API void alc_release_free_memory(void);

@@ -13,8 +13,8 @@
  * empty cache: every list is empty and every limit zero, so the fast paths
  * fall into the slow ones without a separate "initialised?" test. */
 ALC_INTERNAL alc_cache_t alc__empty_cache;
-ALC_INTERNAL __thread alc_cache_t *alc__tls_cache __attribute__((tls_model("initial-exec"))) =
-    &alc__empty_cache;
+ALC_INTERNAL __thread alc_tls_t alc__tls __attribute__((tls_model("initial-exec"))) = {
+    .cache = &alc__empty_cache};
 
 static pthread_key_t cache_key;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

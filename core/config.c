@@ -140,12 +140,13 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
     static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap",
-                                      "stats", "span", "page_source", "release", "debug", NULL};
+                                      "stats", "span", "page_source", "release", "profile", "debug", NULL};
     static const char *const debug_keys[] = {"sbrk", NULL};
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
     static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
     static const char *const heap_keys[] = {"release_threshold", "cache_idle_ms", NULL};
+    static const char *const profile_keys[] = {"rate", NULL};
     int rc;
 
     if ((rc = only_known(L, root, "alloclab.", top)) < 0)
@@ -231,6 +232,17 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
             return rc;
         cfg->release_threshold = (size_t)r;
         cfg->cache_idle_ms = (uint32_t)idle;
+    }
+
+    config_setting_t *prof;
+    if ((rc = get_group(L, root, "profile", "alloclab.profile", &prof)) < 0)
+        return rc;
+    if (prof) {
+        long long rate = (long long)cfg->profile_rate;
+        if ((rc = only_known(L, prof, "alloclab.profile.", profile_keys)) < 0 ||
+            (rc = get_int(L, prof, "rate", "alloclab.profile.rate", 0, (long long)1 << 40, &rate)) < 0)
+            return rc;
+        cfg->profile_rate = (size_t)rate;
     }
 
     if (!sc)

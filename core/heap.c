@@ -324,6 +324,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
     if (split(s, npages) < 0)
         goto fail_putback;
     s->cls = (uint8_t)cls;
+    atomic_store_explicit(&s->nsampled, 0, memory_order_relaxed);
     int rc = kind == ALC_SPAN_LARGE   ? alc__pagemap_set_ends(s)
              : kind == ALC_SPAN_SMALL ? alc__pagemap_set_class(s)
                                       : alc__pagemap_set(s->start, s->npages, s);

@@ -130,6 +130,9 @@ ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);
 ALC_INTERNAL int alc__pagemap_set_ends(alc_span_t *s);   /* first and last page */
 /* Every frame of small span s: s, and its class (s->cls) for free. */
 ALC_INTERNAL int alc__pagemap_set_class(alc_span_t *s);
+/* Small span s's frames with their class (on) or without (off: every
+ * free of its objects takes free's slow side). */
+ALC_INTERNAL void alc__pagemap_fast_free(alc_span_t *s, bool on);
 
 /* ---- meta.c: memory for the allocator's own structures (never malloc) ---- */
 ALC_INTERNAL void *alc__meta_alloc(size_t size);          /* zeroed */
@@ -203,7 +206,15 @@ ALC_INTERNAL void alc__central_lock_all(void);
 ALC_INTERNAL void alc__central_unlock_all(void);
 
 /* ---- cache.c: thread caches ---- */
-extern ALC_INTERNAL __thread alc_cache_t *alc__tls_cache __attribute__((tls_model("initial-exec")));
+/* The thread's words the fast paths read: its cache, and the bytes it may
+ * still allocate before the heap profiler's next sample (profile.c; below
+ * zero: the next malloc takes the slow side). One block, so one address. */
+typedef struct alc_tls {
+    alc_cache_t *cache;
+    int64_t sample_left;
+} alc_tls_t;
+extern ALC_INTERNAL __thread alc_tls_t alc__tls __attribute__((tls_model("initial-exec")));
+#define alc__tls_cache (alc__tls.cache)
 extern ALC_INTERNAL alc_cache_t alc__empty_cache;
 /* The thread's own cache, made if needed (the allocator must have started). */
 ALC_INTERNAL alc_cache_t *alc__cache_real(void);
@@ -234,11 +245,27 @@ ALC_INTERNAL unsigned alc__cache_reclaim_parked(uint64_t now_ms, uint32_t idle_m
 /* ---- parked.c: is a thread asleep outside the allocator? ---- */
 extern ALC_INTERNAL __thread unsigned alc__slow_depth __attribute__((tls_model("initial-exec")));
 ALC_INTERNAL bool alc__thread_parked(int tid);
+/* The executable segments [lo, hi) of the object (program or shared
+ * library) holding code address addr; false when none does. */
+ALC_INTERNAL bool alc__code_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, bool *is_main);
 /* Around slow-path code that may sleep in the C library (a lock, mmap)
  * while the thread's cache is half updated. */
 #define ALC_SLOW_ENTER() (alc__slow_depth++, atomic_signal_fence(memory_order_seq_cst))
 #define ALC_SLOW_LEAVE() (atomic_signal_fence(memory_order_seq_cst), alc__slow_depth--)
 ALC_INTERNAL void alc__scavenger_forked(void);   /* in a forked child: none runs there */
+
+/* ---- profile.c: the sampling heap profiler ---- */
+/* Start-up: the rate and ALLOCLAB_PROFILE / ALLOCLAB_PROFILE_SIGNAL. */
+ALC_INTERNAL int alc__profile_init(const alc_config_t *cfg, alc_error_t *err);
+/* The thread's countdown went below zero on an allocation of size bytes:
+ * draws the next, and tells whether this allocation is a sample. */
+ALC_INTERNAL bool alc__profile_due(size_t size);
+ALC_INTERNAL void alc__profile_record(void *p, size_t requested);   /* p: the sample */
+/* A free of p, of span s whose nsampled is not 0: p's record goes if it has one. */
+ALC_INTERNAL void alc__profile_forget(alc_span_t *s, const void *p);
+ALC_INTERNAL void alc__profile_poll(void);   /* a safe point for a dump a signal asked for */
+ALC_INTERNAL void alc__profile_lock(void);   /* fork */
+ALC_INTERNAL void alc__profile_unlock(void);
 
 /* ---- tiny.c: tiny blocks shared by small pieces ---- */
 #define ALC_TINY_BIAS 64u   /* count while a cache owns a block; > the 32 pieces a block can hold */

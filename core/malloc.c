@@ -124,11 +124,13 @@ static void atfork_prepare(void) {
     alc__cache_registry_lock();
     alc__central_lock_all();
     alc__heap_lock();
+    alc__profile_lock();
     alc__meta_lock_all();
 }
 
 static void atfork_parent(void) {
     alc__meta_unlock_all();
+    alc__profile_unlock();
     alc__heap_unlock();
     alc__central_unlock_all();
     alc__cache_registry_unlock();
@@ -165,11 +167,14 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
         return -EINVAL;
     }
     if (local.sbrk) {
-        /* Bump allocation: no tiny blocks, and every request takes the slow path. */
+        /* Bump allocation: no tiny blocks, no profile, and every request takes the slow path. */
         local.tiny_width = 0;
         local.track_requested = 0;
+        local.profile_rate = 0;
     }
     cfg = &local;
+    if (alc__profile_init(cfg, err) < 0)
+        return -EINVAL;
     alc__sizeclass_install(cfg);
     if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
@@ -321,6 +326,7 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
+static bool sample_count(size_t size);
 
 /* An object of class cls from the thread's list or a refill, recorded when
  * requested sizes are tracked. The slow side of the fast path's pop. */
@@ -424,6 +430,12 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
 ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
     size_t at;   /* byte offset of the class's list */
+    /* The profiler's countdown (profile.c): a subtraction whose sign is the
+     * test. Unsigned arithmetic: sizes past 2^63 wrap, and fail later. */
+    uint64_t left = (uint64_t)alc__tls.sample_left - size;
+    alc__tls.sample_left = (int64_t)left;
+    if (ALC_UNLIKELY((int64_t)left < 0))
+        return slow(size);
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
         at = c->list_at[size];
     } else {
@@ -453,12 +465,13 @@ void *alc_malloc(size_t size) { return malloc_fast(size, malloc_slow_public); }
 /* For the rest of the family: allocates without being recorded as malloc. */
 static void *malloc_internal(size_t size) { return malloc_fast(size, malloc_slow); }
 
-static ALC_NOINLINE void *malloc_slow(size_t size) {
+/* malloc's slow side below the profiler's countdown. */
+static void *malloc_any(size_t size) {
     if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
         if (booting())
             return boot_alloc(size, 16);
         alc__ensure_started();
-        return malloc_internal(size);
+        return malloc_any(size);
     }
     if (alc__config.sbrk)
         return sbrk_alloc(size, 16);
@@ -470,12 +483,31 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
             errno = ENOMEM;
             return NULL;
         }
-        return malloc_internal(size);
+        return malloc_any(size);
     }
     /* Tiny sizes come here: their list is the empty one (see cache.c). */
     if (size < alc__tiny_limit)
         return tiny_alloc(c, size);
     return small_alloc(c, alc__size_to_class(size + (size == 0)), size);
+}
+
+/* The profiler's countdown below zero: this allocation may be a sample. */
+static ALC_NOINLINE void *malloc_slow(size_t size) {
+    if (ALC_UNLIKELY(alc__tls.sample_left < 0) && alc__profile_due(size)) {
+        void *p = malloc_any(size);
+        if (p)
+            alc__profile_record(p, size);
+        return p;
+    }
+    return malloc_any(size);
+}
+
+/* For allocations that do not pass malloc's fast path: the countdown, and
+ * whether this one is a sample. */
+static bool sample_count(size_t size) {
+    uint64_t left = (uint64_t)alc__tls.sample_left - size;
+    alc__tls.sample_left = (int64_t)left;
+    return (int64_t)left < 0 && alc__profile_due(size);
 }
 
 /* ---- free ------------------------------------------------------------- */
@@ -570,6 +602,8 @@ full:
 }
 
 static void free_tiny(alc_span_t *s, void *p) {
+    if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
+        alc__profile_forget(s, p);
     const char *bad = alc__tiny_free(s, p);
     if (bad)
         alc__fatal_pointer(bad, p);
@@ -622,6 +656,8 @@ static bool is_link(const alc_span_t *s, uintptr_t w) {
 static void free_large(alc_span_t *s, void *p) {
     if ((uintptr_t)p != s->start)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
+    if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
+        alc__profile_forget(s, p);
     uint64_t bytes = s->npages << alc__page_shift;
     atomic_fetch_sub(&large_live, 1);
     atomic_fetch_sub(&large_bytes, bytes);
@@ -641,6 +677,8 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
             alc__fatal_pointer("free(): pointer is not the start of a block", p);
         if (is_link(s, ((const alc_freeobj_t *)p)->link))
             alc__fatal_pointer("free(): double free", p);
+        if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
+            alc__profile_forget(s, p);
         alc_cache_t *c = alc__cache_real();
         if (!c)
             return;   /* out of memory for a cache: the object stays out of use */
@@ -696,11 +734,14 @@ void *alc_calloc(size_t nmemb, size_t size) {
     if (total > alc__max_small) {
         /* Large spans fresh from the OS (or returned to it) read as zero:
          * clearing them would only fault in pages. */
+        bool sampled = sample_count(total);
         void *p = large_alloc(total, 0, total);
         if (p) {
             alc_span_t *s = alc__pagemap_lookup(p);
             if (!s->zero)
                 memset(p, 0, total);
+            if (sampled)
+                alc__profile_record(p, total);
         }
         return p;
     }
@@ -777,18 +818,11 @@ void *alc_reallocarray(void *p, size_t nmemb, size_t size) {
 
 static bool pow2(size_t x) { return x && !(x & (x - 1)); }
 
-/* An object aligned to align (a power of two): the smallest class whose
- * objects are multiples of it (spans start on page boundaries), else a
- * large span with that alignment. Never a tiny piece. */
-static void *aligned(size_t align, size_t size) {
-    if (booting())
-        return boot_alloc(size, align);
-    alc__ensure_started();
-    if (alc__config.sbrk)
-        return sbrk_alloc(size, align);
+/* An object aligned to align (a power of two) of a class: the smallest
+ * whose objects are multiples of it (spans start on page boundaries), else
+ * a large span with that alignment. Never a tiny piece. */
+static void *aligned_any(size_t align, size_t size) {
     size_t requested = size;
-    if (align <= 8 && size >= alc__tiny_limit)
-        return malloc_internal(size);   /* every class is a multiple of 8 */
     if (size == 0)
         size = 1;
     if (align <= alc__page_size && size <= alc__max_small) {
@@ -803,6 +837,21 @@ static void *aligned(size_t align, size_t size) {
         }
     }
     return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align, requested);
+}
+
+static void *aligned(size_t align, size_t size) {
+    if (booting())
+        return boot_alloc(size, align);
+    alc__ensure_started();
+    if (alc__config.sbrk)
+        return sbrk_alloc(size, align);
+    if (align <= 8 && size >= alc__tiny_limit)
+        return malloc_internal(size);   /* every class is a multiple of 8 */
+    bool sampled = sample_count(size);
+    void *p = aligned_any(align, size);
+    if (p && sampled)
+        alc__profile_record(p, size);
+    return p;
 }
 
 void *alc_aligned_alloc(size_t align, size_t size) {

@@ -85,6 +85,15 @@ int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s) { return set_
 
 int alc__pagemap_set_class(alc_span_t *s) { return set_frames(s->start, s->npages, s, true); }
 
+static void clear_class(alc_pm_entry_t *e, void *arg) {
+    (void)arg;
+    atomic_store_explicit(&e->info, 0, memory_order_relaxed);
+}
+
+void alc__pagemap_fast_free(alc_span_t *s, bool on) {
+    each_frame(s->start, s->npages, on ? set_class : clear_class, s);   /* its leaves exist */
+}
+
 int alc__pagemap_set_ends(alc_span_t *s) {
     int rc = alc__pagemap_set(s->start, 1, s);
     if (rc == 0 && s->npages > 1)

@@ -28,6 +28,44 @@
 
 ALC_INTERNAL __thread unsigned alc__slow_depth __attribute__((tls_model("initial-exec")));
 
+/* The executable segments of the object that holds address self. */
+typedef struct {
+    uintptr_t self, lo, hi;
+    bool main;   /* the program itself, not a shared library */
+} code_find_t;
+
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    code_find_t *f = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    bool ours = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr, b = a + ph->p_memsz;
+        ours = ours || (f->self >= a && f->self < b);
+        lo = a < lo ? a : lo;
+        hi = b > hi ? b : hi;
+    }
+    if (!ours)
+        return 0;
+    f->lo = lo;
+    f->hi = hi;
+    f->main = !info->dlpi_name || !info->dlpi_name[0];
+    return 1;
+}
+
+bool alc__code_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, bool *is_main) {
+    code_find_t f = {.self = addr};
+    if (dl_iterate_phdr(find_code, &f) != 1)
+        return false;
+    *lo = f.lo;
+    *hi = f.hi;
+    *is_main = f.main;
+    return true;
+}
+
 #if defined(__SANITIZE_THREAD__)
 bool alc__thread_parked(int tid) {
     (void)tid;
@@ -37,26 +75,6 @@ bool alc__thread_parked(int tid) {
 static uintptr_t code_lo, code_hi;   /* the executable segments of the object holding this code */
 static int usable = -1;              /* -1: not looked at yet */
 
-static int find_code(struct dl_phdr_info *info, size_t size, void *arg) {
-    (void)size;
-    uintptr_t self = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
-    bool ours = false;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr, b = a + ph->p_memsz;
-        ours = ours || (self >= a && self < b);
-        lo = a < lo ? a : lo;
-        hi = b > hi ? b : hi;
-    }
-    if (!ours)
-        return 0;
-    code_lo = lo;
-    code_hi = hi;
-    return 1;
-}
-
 static bool under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "vgpreload");
@@ -64,9 +82,10 @@ static bool under_valgrind(void) {
 
 /* Called by the background thread only (no lock needed for the statics). */
 static bool probe_usable(void) {
+    bool main;
     if (usable < 0)
         usable = !under_valgrind() &&
-                 dl_iterate_phdr(find_code, (void *)(uintptr_t)&alc__thread_parked) == 1;
+                 alc__code_range((uintptr_t)&alc__thread_parked, &code_lo, &code_hi, &main);
     return usable == 1;
 }
 

@@ -68,6 +68,7 @@ static void *loop(void *arg) {
         }
         alc__heap_idle_credit(0);
         alc__heap_tick();
+        alc__profile_poll();
     }
     return NULL;
 }

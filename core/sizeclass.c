@@ -49,6 +49,7 @@ static const alc_class_t go_classes[] = {
 #define ALC_DEFAULT_TINY 0
 /* Free pages the heap keeps for reuse before returning the rest. */
 #define ALC_DEFAULT_RELEASE (8u << 20)
+#define ALC_DEFAULT_PROFILE_RATE ((size_t)512 << 10)   /* Go's MemProfileRate */
 
 void alc__error(alc_error_t *err, const char *fmt, ...) {
     if (!err)
@@ -68,6 +69,7 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->tiny_align = 8;
     cfg->release_threshold = ALC_DEFAULT_RELEASE;
     cfg->cache_idle_ms = 1000;
+    cfg->profile_rate = ALC_DEFAULT_PROFILE_RATE;
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
 
