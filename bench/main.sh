@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . .ci/ensure-packages.sh
-ensure_packages cmake gcc pkg-config libconfig-dev libjansson-dev python3 gnuplot-nox \
+ensure_packages cmake gcc pkg-config libconfig-dev libjansson-dev python3 gnuplot-nox libunwind8 \
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 
 build=build-release

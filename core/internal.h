@@ -130,9 +130,9 @@ ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);
 ALC_INTERNAL int alc__pagemap_set_ends(alc_span_t *s);   /* first and last page */
 /* Every frame of small span s: s, and its class (s->cls) for free. */
 ALC_INTERNAL int alc__pagemap_set_class(alc_span_t *s);
-/* Small span s's frames with their class (on) or without (off: every
- * free of its objects takes free's slow side). */
-ALC_INTERNAL void alc__pagemap_fast_free(alc_span_t *s, bool on);
+/* The frame of p (in small span s) with its class (on) or without (off:
+ * every free of an object that starts there takes free's slow side). */
+ALC_INTERNAL void alc__pagemap_fast_free(alc_span_t *s, const void *p, bool on);
 
 /* ---- meta.c: memory for the allocator's own structures (never malloc) ---- */
 ALC_INTERNAL void *alc__meta_alloc(size_t size);          /* zeroed */

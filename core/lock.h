@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #if defined(__SANITIZE_THREAD__)
 typedef struct { pthread_mutex_t m; } alc_lock_t;
@@ -18,6 +19,7 @@ typedef struct { pthread_mutex_t m; } alc_lock_t;
 static inline void alc_lock_init(alc_lock_t *l) { pthread_mutex_init(&l->m, NULL); }
 static inline void alc_lock(alc_lock_t *l) { pthread_mutex_lock(&l->m); }
 static inline void alc_unlock(alc_lock_t *l) { pthread_mutex_unlock(&l->m); }
+static inline bool alc_trylock(alc_lock_t *l) { return pthread_mutex_trylock(&l->m) == 0; }
 #else
 typedef struct { _Atomic int v; } alc_lock_t;
 #define ALC_LOCK_INIT {0}
@@ -31,6 +33,11 @@ static inline void alc_lock(alc_lock_t *l) {
     if (__builtin_expect(!atomic_compare_exchange_strong_explicit(&l->v, &free_, 1, memory_order_acquire,
                                                                   memory_order_relaxed), 0))
         alc__lock_wait(l);
+}
+
+static inline bool alc_trylock(alc_lock_t *l) {
+    int free_ = 0;
+    return atomic_compare_exchange_strong_explicit(&l->v, &free_, 1, memory_order_acquire, memory_order_relaxed);
 }
 
 static inline void alc_unlock(alc_lock_t *l) {

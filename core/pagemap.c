@@ -90,8 +90,12 @@ static void clear_class(alc_pm_entry_t *e, void *arg) {
     atomic_store_explicit(&e->info, 0, memory_order_relaxed);
 }
 
-void alc__pagemap_fast_free(alc_span_t *s, bool on) {
-    each_frame(s->start, s->npages, on ? set_class : clear_class, s);   /* its leaves exist */
+void alc__pagemap_fast_free(alc_span_t *s, const void *p, bool on) {
+    alc_pm_entry_t *e = alc__pagemap_entry_any(p);   /* p's leaf exists: p is in s */
+    if (on)
+        set_class(e, s);
+    else
+        clear_class(e, s);
 }
 
 int alc__pagemap_set_ends(alc_span_t *s) {

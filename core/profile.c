@@ -12,9 +12,10 @@
  * A sampled allocation records its stack (libunwind, loaded on the first
  * sample; glibc's backtrace() where it is missing) in a bucket per stack,
  * and is remembered by address until freed. Free finds it without a test
- * on its fast path: a small span holding a sampled object has its frames'
- * class cleared in the page map, so frees of its objects come to free's
- * slow side, which asks here (tiny and large frees are slow already).
+ * on its fast path: the page-map frame (4 KiB) of a sampled small object
+ * has its class cleared, so frees of the objects that start there come to
+ * free's slow side, which asks here when the span's nsampled says it holds
+ * samples (tiny and large frees are slow already).
  *
  * Output: gperftools' heap profile text (header, one line per stack, then
  * MAPPED_LIBRARIES: from /proc/self/maps), which google-pprof reads, and
@@ -118,6 +119,10 @@ static int64_t next_interval(void) {
 static void dump_if_asked(void);
 
 bool alc__profile_due(size_t size) {
+    if (!atomic_load_explicit(&alc__started, memory_order_acquire)) {
+        alc__tls.sample_left = 0;   /* the rate is not known yet: ask again after start-up */
+        return false;
+    }
     dump_if_asked();
     bool due = armed;
     if (!armed) {   /* the thread's first count starts here */
@@ -155,7 +160,18 @@ static bucket_t *bucket_for(const uintptr_t *pc, int n) {
     return b;
 }
 
-static size_t addr_slot(uintptr_t a, size_t nheads) { return (size_t)((a >> 4) * 0x9e3779b97f4a7c15u >> 20) & (nheads - 1); }
+/* Samples are hashed by page-map frame, so that those of one frame share a chain. */
+static size_t addr_slot(uintptr_t a, size_t nheads) {
+    return (size_t)((a >> ALC_PM_SHIFT) * 0x9e3779b97f4a7c15u >> 20) & (nheads - 1);
+}
+
+/* Is a live sample other than r in the frame of address a? */
+static bool frame_sampled(uintptr_t a, const sample_t *r) {
+    for (const sample_t *x = P.samples[addr_slot(a, P.nheads)]; x; x = x->next)
+        if (x != r && (x->addr >> ALC_PM_SHIFT) == (a >> ALC_PM_SHIFT))
+            return true;
+    return false;
+}
 
 /* Doubles the address table when it holds two samples a head. */
 static void samples_grow(void) {
@@ -201,17 +217,24 @@ static void account(bucket_t *b, const sample_t *s, int sign) {
 
 /* ---- recording ---------------------------------------------------------- */
 
-static void unwinder_init(void) {
-    alc_lock(&P.init_lock);
+/* Loads the unwinder; false when another thread is loading it (waiting
+ * could deadlock: that thread may wait in dlopen for the loader's lock,
+ * held by this thread if its allocation came from inside the loader). */
+static bool unwinder_init(void) {
+    if (!alc_trylock(&P.init_lock))
+        return false;
     if (!atomic_load_explicit(&P.ready, memory_order_relaxed)) {
         void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
         int (*fn)(void **, int) = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
         P.unwind = fn ? fn : backtrace;
+        void *warm[4];
+        P.unwind(warm, 4);   /* backtrace() loads libgcc_s at its first call: here, not in a sample */
         if (!alc__code_range((uintptr_t)&alc__profile_record, &P.ours_lo, &P.ours_hi, &P.ours_main))
             P.ours_main = true;
         atomic_store_explicit(&P.ready, 1, memory_order_release);
     }
     alc_unlock(&P.init_lock);
+    return true;
 }
 
 static bool ours(uintptr_t pc) { return pc >= P.ours_lo && pc < P.ours_hi; }
@@ -252,6 +275,8 @@ static void record_locked(void *p, size_t req, alc_span_t *s, const uintptr_t *p
     r->req = req;
     r->cls = alc_usable_size(p);
     r->w = 1.0 / -expm1(-(double)req / (double)P.rate);
+    if (s->kind == ALC_SPAN_SMALL && !frame_sampled(r->addr, NULL))
+        alc__pagemap_fast_free(s, p, false);
     size_t slot = addr_slot(r->addr, P.nheads);
     r->next = P.samples[slot];
     P.samples[slot] = r;
@@ -263,8 +288,7 @@ static void record_locked(void *p, size_t req, alc_span_t *s, const uintptr_t *p
     b->e_all_cls += r->w * (double)r->cls;
     b->tiny += s->kind == ALC_SPAN_TINY;
     account(b, r, +1);
-    if (atomic_fetch_add_explicit(&s->nsampled, 1, memory_order_relaxed) == 0 && s->kind == ALC_SPAN_SMALL)
-        alc__pagemap_fast_free(s, false);
+    atomic_fetch_add_explicit(&s->nsampled, 1, memory_order_relaxed);
 }
 
 void alc__profile_record(void *p, size_t req) {
@@ -272,8 +296,10 @@ void alc__profile_record(void *p, size_t req) {
     if (!s || in_profile)
         return;   /* debug.sbrk or start-up memory: not profiled */
     in_profile = 1;
-    if (!atomic_load_explicit(&P.ready, memory_order_acquire))
-        unwinder_init();
+    if (!atomic_load_explicit(&P.ready, memory_order_acquire) && !unwinder_init()) {
+        in_profile = 0;
+        return;   /* the unwinder is being loaded: this sample is lost */
+    }
     uintptr_t pc[MAX_DEPTH];
     int depth = capture(pc);
     alc_lock(&P.lock);
@@ -297,8 +323,9 @@ void alc__profile_forget(alc_span_t *s, const void *p) {
         account(r->b, r, -1);
         r->next = P.spare;
         P.spare = r;
-        if (atomic_fetch_sub_explicit(&s->nsampled, 1, memory_order_relaxed) == 1 && s->kind == ALC_SPAN_SMALL)
-            alc__pagemap_fast_free(s, true);
+        atomic_fetch_sub_explicit(&s->nsampled, 1, memory_order_relaxed);
+        if (s->kind == ALC_SPAN_SMALL && !frame_sampled(r->addr, NULL))
+            alc__pagemap_fast_free(s, p, true);
     }
     alc_unlock(&P.lock);
     in_profile = 0;

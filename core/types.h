@@ -112,9 +112,9 @@ typedef struct alc_span {
     uintptr_t carve;          /* next never-used object */
     uint32_t nalloc;          /* objects out of the span (caches or program) */
     uint8_t in_central;       /* on its class's nonempty list */
-    /* Live objects of the span the heap profiler sampled (profile.c); while
-     * any, a small span's frames carry no class, so that its frees come to
-     * free's slow side, which tells the profiler of a sampled one. */
+    /* Live objects of the span the heap profiler sampled (profile.c); the
+     * page-map frame of each carries no class meanwhile, so that its frees
+     * come to free's slow side, which tells the profiler of a sampled one. */
     _Atomic uint32_t nsampled;
 
     /* Tiny spans: per block, live count (biased while a cache owns the

@@ -64,3 +64,25 @@ if(TARGET test_dropin)
     set_tests_properties(test_dropin PROPERTIES DISABLED TRUE)
   endif()
 endif()
+
+# The heap profiler's test: tests/profile_sites.c runs under LD_PRELOAD
+# (profile_sites, not linked with alloclab) and linked with -lalloclab
+# (profile_sites_linked). Frame pointers and no sibling calls keep each
+# site function its own frame.
+add_executable(profile_sites ${CMAKE_CURRENT_LIST_DIR}/profile_sites.c)
+add_executable(profile_sites_linked ${CMAKE_CURRENT_LIST_DIR}/profile_sites.c)
+target_link_libraries(profile_sites PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+target_link_libraries(profile_sites_linked PRIVATE alloclab Threads::Threads ${CMAKE_DL_LIBS})
+foreach(t profile_sites profile_sites_linked)
+  target_compile_options(${t} PRIVATE -O1 -g -fno-optimize-sibling-calls -fno-inline -fno-sanitize=all)
+  target_link_options(${t} PRIVATE -fno-sanitize=all)
+endforeach()
+if(TARGET test_profile)
+  target_compile_definitions(test_profile PRIVATE
+    PROFILE_SITES="$<TARGET_FILE:profile_sites>" PROFILE_SITES_LINKED="$<TARGET_FILE:profile_sites_linked>")
+  target_link_libraries(test_profile PRIVATE m)
+  add_dependencies(test_profile alloclab profile_sites profile_sites_linked)
+  if(ALC_DROPIN_UNPRELOADABLE)
+    set_tests_properties(test_profile PROPERTIES DISABLED TRUE)
+  endif()
+endif()

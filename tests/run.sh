@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 . .ci/ensure-packages.sh
 # The drop-in tests run real programs from Debian under LD_PRELOAD; the
-# driver test builds the JSON workload (jansson) and draws plots (gnuplot).
+# driver test builds the JSON workload (jansson) and draws plots (gnuplot);
+# the heap profiler unwinds with libunwind and its test reads profiles
+# with google-pprof.
 ensure_packages cmake gcc g++ pkg-config libconfig-dev libcriterion-dev python3 sqlite3 perl git \
-  libjansson-dev gnuplot-nox
+  libjansson-dev gnuplot-nox libunwind8 google-perftools
 
 jobs=$(nproc)
 run_suite() {   # name, extra cmake args..., then a ctest option and its value after --
@@ -34,10 +36,10 @@ bash tests/install_check.sh
 if [ "${1:-}" != "--quick" ]; then
   # The sanitizers' runtimes must come first in a process: a preloaded
   # sanitized liballoclab.so cannot, so the drop-in tests run plain only.
-  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E 'test_dropin|test_trace|test_bench'
+  run_suite ubsan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=undefined -- -E 'test_dropin|test_trace|test_bench|test_profile'
   # ASan and TSan replace glibc's malloc for their own purposes; the tests
   # call the prefixed alc_ API, whose memory comes from mmap, so they apply.
-  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace|test_bench'
+  ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace|test_bench|test_profile'
   TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R 'stress_threads|workload_prodcons|workload_larson|workload_mtchurn|workload_manythreads'
 fi
 echo "== all test runs passed"
