@@ -224,8 +224,14 @@ static bool unwinder_init(void) {
     if (!alc_trylock(&P.init_lock))
         return false;
     if (!atomic_load_explicit(&P.ready, memory_order_relaxed)) {
+#if defined(__SANITIZE_THREAD__)
+        /* libunwind's per-thread cache has a destructor that ThreadSanitizer's
+         * runtime cannot bear at thread exit: the compiler's unwinder instead. */
+        int (*fn)(void **, int) = NULL;
+#else
         void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
         int (*fn)(void **, int) = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
+#endif
         P.unwind = fn ? fn : backtrace;
         void *warm[4];
         P.unwind(warm, 4);   /* backtrace() loads libgcc_s at its first call: here, not in a sample */

@@ -298,6 +298,31 @@ Test(bench, budget, .timeout = 120) {
     rmtree(dir);
 }
 
+/* --profile: alloclab's run writes a heap profile; the page names the
+ * churn workload's allocating function and draws its sites. */
+Test(bench, profile_shows_allocation_sites, .timeout = 120) {
+    char dir[64];
+    mktempdir(dir, sizeof dir);
+    const char *args[] = {"--out", dir, "--rounds", "1", "--scale", "0.05", "--workloads", "churn",
+                          "--allocators", "alloclab", "--no-sweep", "--profile", NULL};
+    ran_t r = drive(args);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/profiles/churn.heap", dir);
+    char *heap = slurp(path, NULL);
+    cr_assert(heap && strstr(heap, "@ heap_v2/524288") && strstr(heap, "MAPPED_LIBRARIES:"), "no profile at %s", path);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    char *page = slurp(path, NULL);
+    cr_assert(strstr(page, "## Allocation sites (heap profile)"), "%s", page);
+    cr_assert(strstr(page, "| peak | `run churn.c") && strstr(page, "| waste | `run churn.c"),
+              "the churn workload's run() is not named:\n%s", page);
+    check_plot(dir, "sites_churn");
+    free(heap);
+    free(page);
+    free(r.out);
+    rmtree(dir);
+}
+
 /* ---- bad arguments ------------------------------------------------------- */
 
 static void bad(const char *const *args, const char *expect) {

@@ -287,14 +287,14 @@ Test(profile, a_forked_child_writes_its_own_profile, .init = setup, .fini = tear
     expect_near(&p, "in_child", true, 100000 * 128.0);
     expect_near(&p, "in_parent", true, 100000 * 128.0);   /* inherited: in the child's heap too */
     /* The parent's own profile: its pid is the only other file. */
-    char cmd[160], parent[96] = "";
+    char cmd[160], parent[48] = "";
     snprintf(cmd, sizeof cmd, "ls %s | grep '^prof\\.[0-9]*$' | grep -v '^prof\\.%ld$'", dir, p.child);
     FILE *ls = popen(cmd, "r");
     cr_assert_not_null(ls);
     cr_assert_not_null(fgets(parent, sizeof parent, ls), "no profile of the parent");
     pclose(ls);
     parent[strcspn(parent, "\n")] = 0;
-    snprintf(path, sizeof path, "%s/%s", dir, parent);
+    snprintf(path, sizeof path, "%s/%.47s", dir, parent);
     read_profile(&p, path);
     expect_near(&p, "in_parent", true, 100000 * 128.0);
     cr_expect_eq(site(&p, "in_child")->lines, 0, "the child's allocations are not the parent's");
