@@ -14,6 +14,8 @@ top are the sizes to give classes of their own.
   --by peak    order by bytes in use at the peak
   --by waste   order by class bytes lost to rounding at the peak
   --top N      the first N sites (default 20)
+  --skip F,..  functions that only pass malloc on (a program's wrappers):
+               the site is the first frame outside them
   --csv        comma-separated, for plots
 """
 import argparse
@@ -102,13 +104,16 @@ ORDER_BY = {"alloc": lambda s: s[1][ALLOC_REQ], "peak": lambda s: s[1][PEAK_REQ]
             "waste": lambda s: s[1][PEAK_CLS] - s[1][PEAK_REQ]}
 
 
-def site_table(path):
-    """{site name: its ten figures summed over its stacks}."""
+def site_table(path, skip=()):
+    """{site name: its ten figures summed over its stacks}; frames of the
+    functions in skip do not count as sites."""
     maps, rows = read_maps(path), read_sites(path)
-    names = symbolize({stack[0] for _, stack in rows if stack}, maps)
+    names = symbolize({pc for _, stack in rows for pc in (stack if skip else stack[:1])}, maps)
     site = collections.defaultdict(lambda: [0] * 10)
     for v, stack in rows:
-        acc = site[names.get(stack[0], "?") if stack else "?"]
+        frames = [names.get(pc, "?") for pc in stack]
+        kept = [f for f in frames if f.split(" ")[0] not in skip]
+        acc = site[(kept or frames or ["?"])[0]]
         for i in range(10):
             acc[i] += v[i]
     return dict(site)
@@ -124,8 +129,9 @@ def main():
     ap.add_argument("--by", choices=tuple(ORDER_BY), default="alloc")
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument("--csv", action="store_true")
+    ap.add_argument("--skip", default="")
     a = ap.parse_args()
-    top = top_sites(site_table(a.profile), a.by, a.top)
+    top = top_sites(site_table(a.profile, set(filter(None, a.skip.split(",")))), a.by, a.top)
     mb = lambda x: x / 1048576
     pct = lambda c, r: 100.0 * (c - r) / c if c else 0.0
     if a.csv:

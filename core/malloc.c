@@ -677,7 +677,9 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
             alc__fatal_pointer("free(): pointer is not the start of a block", p);
         if (is_link(s, ((const alc_freeobj_t *)p)->link))
             alc__fatal_pointer("free(): double free", p);
-        if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
+        /* A sampled object's frame has no class in the page map (profile.c). */
+        if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
+            !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
             alc__profile_forget(s, p);
         alc_cache_t *c = alc__cache_real();
         if (!c)

@@ -602,3 +602,32 @@ Test(bad_config, message_uses_the_path_as_given) {
     snprintf(prefix, sizeof prefix, "tests/data/bad/bad_order.cfg:%u: ", line);
     cr_expect(strncmp(err.msg, prefix, strlen(prefix)) == 0, "\"%s\"", err.msg);
 }
+
+/* profile.rate: the heap profiler's mean bytes between samples. */
+static int load_profile(const char *group, alc_config_t *cfg, alc_error_t *err) {
+    char path[PATH_MAX], text[512];
+    scratch_path(path, sizeof path, "profile");
+    snprintf(text, sizeof text,
+             "alloclab: {\n  version = 1;\n  size_classes: { generate: { }; };\n  profile: { %s };\n};\n", group);
+    write_file(path, text);
+    int rc = alc_config_load(path, cfg, err);
+    unlink(path);
+    return rc;
+}
+
+Test(load, profile_rate) {
+    alc_config_t cfg, def;
+    alc_error_t err = {{0}};
+    alc_config_default(&def);
+    cr_expect_eq(def.profile_rate, 512 * 1024, "the embedded default samples every 512 KiB");
+    cr_assert_eq(load_profile("rate = 0;", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.profile_rate, 0);
+    cr_assert_eq(load_profile("rate = 2097152;", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.profile_rate, 2097152);
+    cr_assert_eq(load_profile("", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.profile_rate, def.profile_rate, "an empty group keeps the default");
+    cr_expect_lt(load_profile("rate = -1;", &cfg, &err), 0);
+    cr_expect(strstr(err.msg, "alloclab.profile.rate") && strstr(err.msg, ":4"), "%s", err.msg);
+    cr_expect_lt(load_profile("rate = 1; every = 2;", &cfg, &err), 0);
+    cr_expect(strstr(err.msg, "every"), "an unknown key is named: %s", err.msg);
+}

@@ -340,7 +340,7 @@ static void objects_by_size(const char *cfg, long long out[3]) {
 
 Test(profile, rate_zero_writes_nothing_and_sampling_moves_no_object, .init = setup, .fini = teardown) {
     prog_t p;
-    run_helper(&p, false, "shares", DATA "/profile_off.cfg", NULL);
+    run_helper(&p, false, "shares", ALC_SOURCE_DIR "/configs/profile_off.cfg", NULL);
     char path[96], err[1024];
     snprintf(path, sizeof path, "%s/prof", dir);
     cr_expect_neq(access(path, F_OK), 0, "a profile was written with profile.rate = 0");
@@ -350,7 +350,7 @@ Test(profile, rate_zero_writes_nothing_and_sampling_moves_no_object, .init = set
     /* Sampled objects stay objects of their class (some 1,500 a class are
      * sampled here); loading the unwinder allocates a few dozen of its own. */
     long long off[3], on[3];
-    objects_by_size(DATA "/profile_off.cfg", off);
+    objects_by_size(ALC_SOURCE_DIR "/configs/profile_off.cfg", off);
     objects_by_size(DATA "/profile_4k.cfg", on);
     for (int i = 0; i < 3; i++) {
         cr_expect_geq(off[i], 100000, "class of %d bytes: %lld objects without sampling", 64 << i, off[i]);
