@@ -12,6 +12,7 @@
  *   cache.c      per thread, a free list per class, sized by use; no lock
  *   tiny.c       blocks of W bytes (8/16/32) shared by smaller requests
  *   scavenge.c   the background thread a release policy may ask for
+ *   profile.c    the sampling heap profiler (one sample per profile.rate bytes)
  *   meta.c       memory for all of the above, straight from the OS
  *   config.c     libconfig files -> alc_config_t
  *   stats.c      counters and the human-readable dump
@@ -20,7 +21,9 @@
  *   1. n <= the largest class: the list's offset from the cache's own
  *      table indexed by n itself (up to 1 KiB - 8: class8[(n+7)/8] copied
  *      per size) or class128[...]; pop the list for that class. No lock, no atomic read-modify-write, no indirect call;
- *      one unlikely branch. 14 instructions.
+ *      two unlikely branches. 16 instructions, two of them the heap
+ *      profiler's byte countdown (profile.c): below zero, the slow side
+ *      may take a sample of this allocation.
  *   2. With a tiny width W (off by default), n <= W - tiny.align (a piece
  *      that leaves room for another in its block: every n < W under Go's
  *      rule, align 1) and no alignment asked: the class table sends n to
@@ -421,9 +424,11 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     return alc__tiny_alloc_slow(c, n);
 }
 
-/* The fast path (14 instructions for a small class): one load from the
- * cache's own class table (of list offsets), a pop. No tiny test: tiny
- * sizes find the empty list and go to the slow side. Sizes up to 1 KiB
+/* The fast path (16 instructions for a small class): the profiler's
+ * countdown (a subtraction from thread-local memory and a jump on its
+ * sign), one load from the cache's own class table (of list offsets), a
+ * pop. No tiny test: tiny sizes find the empty list and go to the slow
+ * side. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
  * its cache is the empty one, whose table and lists are all zero. `slow`
  * is a constant at every use: the entry point's own slow side. */
