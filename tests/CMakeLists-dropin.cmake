@@ -20,7 +20,12 @@ target_compile_options(dropin_edge PRIVATE -fno-builtin)
 add_executable(dropin_fork ${CMAKE_CURRENT_LIST_DIR}/dropin_fork.c)
 target_link_libraries(dropin_fork PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
 
-set(ALC_DROPIN_HELPERS dropin_edge dropin_fork)
+# glibc's extras (mallinfo2, malloc_trim, malloc_info, ...) answered by alloclab.
+add_executable(dropin_extras ${CMAKE_CURRENT_LIST_DIR}/dropin_extras.c)
+target_include_directories(dropin_extras PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/core)
+target_link_libraries(dropin_extras PRIVATE ${CMAKE_DL_LIBS})
+
+set(ALC_DROPIN_HELPERS dropin_edge dropin_fork dropin_extras)
 if(CMAKE_CXX_COMPILER)
   add_executable(dropin_cxx ${CMAKE_CURRENT_LIST_DIR}/dropin_cxx.cpp)
   set_target_properties(dropin_cxx PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
@@ -50,7 +55,8 @@ endif()
 if(TARGET test_dropin)
   target_compile_definitions(test_dropin PRIVATE
     DROPIN_EDGE="$<TARGET_FILE:dropin_edge>"
-    DROPIN_FORK="$<TARGET_FILE:dropin_fork>")
+    DROPIN_FORK="$<TARGET_FILE:dropin_fork>"
+    DROPIN_EXTRAS="$<TARGET_FILE:dropin_extras>")
   if(TARGET dropin_cxx)
     target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>")
   endif()

@@ -174,6 +174,9 @@ static void require_file(const char *what, const char *path, const char *fix) {
     cr_assert(path && access(path, R_OK) == 0, "%s %s is missing: %s", what, path ? path : "(none)", fix);
 }
 
+#ifndef DROPIN_EXTRAS
+#define DROPIN_EXTRAS NULL
+#endif
 #ifndef DROPIN_EDGE
 #define DROPIN_EDGE NULL
 #endif
@@ -615,6 +618,23 @@ static void passes_everywhere(const char *what, const char *prog) {
 Test(dropin, edge_cases_pass) { passes_everywhere("dropin_edge", DROPIN_EDGE); }
 
 Test(dropin, fork_amid_threads_passes) { passes_everywhere("dropin_fork", DROPIN_FORK); }
+
+/* glibc's extras on the embedded default: mallinfo2 against alc_stats_get,
+ * malloc_trim lowering RSS and returning 1, malloc_info's XML, mallopt. */
+Test(dropin, glibc_extras_answer_for_alloclab) {
+    require_file("dropin_extras", DROPIN_EXTRAS, SNIPPET_FIX);
+    const char *const argv[] = {DROPIN_EXTRAS, NULL};
+    how_t h = {.preload = true, .cfg = &configs[0]};
+    ran_t r;
+    char sbuf[128];
+    run(&r, "dropin_extras", argv, &h);
+    const char *last = tail_of(r.out, r.out_len, 64);
+    unsigned passed = 0, failed = 1;
+    bool summary = sscanf(last, "%u passed, %u failed", &passed, &failed) == 2;
+    cr_expect(exited_ok(&r) && summary && failed == 0 && passed >= 15, "dropin_extras: %s. Output:\n%s\nstderr:\n%s",
+              status_text(&r, sbuf, sizeof sbuf), tail_of(r.out, r.out_len, 3000), tail_of(r.err, r.err_len, 1000));
+    ran_free(&r);
+}
 
 /* The edge-case program must notice when it is not on alloclab: the first
  * check is what makes its pass under LD_PRELOAD mean something. */
