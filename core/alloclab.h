@@ -96,6 +96,12 @@ ALC_API void alc_config_default(alc_config_t *cfg);
 /* Reads and validates a libconfig file. On error returns a negative code,
  * leaves *cfg unspecified and describes the problem in err (may be NULL). */
 ALC_API int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err);
+/* The same with options "key=value,key=value" (ALLOCLAB_OPTIONS' syntax:
+ * dotted keys, as configs/README.md lists them) set over the file's
+ * settings, or over the embedded default's when path is NULL. A bad key or
+ * value: -EINVAL and a message naming it. */
+ALC_API int alc_config_load_options(const char *path, const char *options, alc_config_t *cfg,
+                                    alc_error_t *err);
 
 /* Generates a table by Go's rule: sizes up to max_small, each span the
  * smallest run of pages whose tail waste is at most max_waste of the span. */

@@ -14,6 +14,7 @@
 typedef struct loader {
     const char *path;
     alc_error_t *err;
+    const char *options;   /* ALLOCLAB_OPTIONS, whose settings have no line */
 } loader_t;
 
 #define FAIL_AT(L, S, ...) fail_at((L), (S), __VA_ARGS__)
@@ -27,7 +28,11 @@ static int fail_at(loader_t *L, const config_setting_t *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    alc__error(L->err, "%s:%u: %s", L->path, s ? config_setting_source_line(s) : 0, what);
+    unsigned line = s ? config_setting_source_line(s) : 0;
+    if (L->options && line == 0)
+        alc__error(L->err, "ALLOCLAB_OPTIONS='%s' (over %s): %s", L->options, L->path, what);
+    else
+        alc__error(L->err, "%s:%u: %s", L->path, line, what);
     return -EINVAL;
 }
 
@@ -40,8 +45,12 @@ static int only_known(loader_t *L, const config_setting_t *g, const char *where,
         bool known = false;
         for (const char *const *n = names; *n; n++)
             known = known || strcmp(*n, name) == 0;
-        if (!known)
-            return FAIL_AT(L, m, "unknown setting '%s%s'", where, name);
+        if (!known) {
+            char list[256] = "";
+            for (const char *const *n = names; *n; n++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", n == names ? "" : ", ", *n);
+            return FAIL_AT(L, m, "unknown setting '%s%s' (%s takes: %s)", where, name, where, list);
+        }
     }
     return 0;
 }
@@ -292,8 +301,8 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
     return 0;
 }
 
-int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err) {
-    loader_t L = {path, err};
+/* Reads path into lc; a message and -errno when it cannot. */
+static int read_tree(const char *path, config_t *lc, alc_error_t *err) {
     FILE *f = fopen(path, "r");
     if (!f) {
         int e = errno;
@@ -307,24 +316,43 @@ int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err) {
         alc__error(err, "%s: cannot open config: not a regular file", path);
         return S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
     }
-    config_t lc;
-    config_init(&lc);
     int rc = 0;
-    if (config_read(&lc, f) != CONFIG_TRUE) {
-        alc__error(err, "%s:%d: %s", path, config_error_line(&lc), config_error_text(&lc));
+    if (config_read(lc, f) != CONFIG_TRUE) {
+        alc__error(err, "%s:%d: %s", path, config_error_line(lc), config_error_text(lc));
         rc = -EINVAL;
-    } else {
-        const config_setting_t *root = config_lookup(&lc, "alloclab");
-        alc_config_default(cfg);
-        if (!root || !config_setting_is_group(root))
-            rc = FAIL_AT(&L, root ? root : config_root_setting(&lc),
-                         "no 'alloclab: { ... };' group at the top level");
-        else
-            rc = load_root(&L, root, cfg);
-        if (rc == 0)
-            snprintf(cfg->source, sizeof cfg->source, "%s", path);
     }
-    config_destroy(&lc);
     fclose(f);
     return rc;
+}
+
+/* The embedded default as a tree, for options set over it. */
+static const char default_tree[] = "alloclab: { version = 1; size_classes: { generate: { }; }; };";
+
+static int load_tree(loader_t *L, config_t *lc, alc_config_t *cfg) {
+    const config_setting_t *root = config_lookup(lc, "alloclab");
+    alc_config_default(cfg);
+    if (!root || !config_setting_is_group(root))
+        return FAIL_AT(L, root ? root : config_root_setting(lc), "no 'alloclab: { ... };' group at the top level");
+    return load_root(L, root, cfg);
+}
+
+int alc_config_load_options(const char *path, const char *options, alc_config_t *cfg, alc_error_t *err) {
+    loader_t L = {path ? path : "<embedded default>", err, options && *options ? options : NULL};
+    config_t lc;
+    config_init(&lc);
+    int rc = path ? read_tree(path, &lc, err) : (config_read_string(&lc, default_tree) == CONFIG_TRUE ? 0 : -EINVAL);
+    if (rc == 0 && L.options)
+        rc = alc__options_apply(&lc, L.options, L.path, err);
+    if (rc == 0)
+        rc = load_tree(&L, &lc, cfg);
+    if (rc == 0 && L.options)
+        snprintf(cfg->source, sizeof cfg->source, "%s with ALLOCLAB_OPTIONS=%s", L.path, L.options);
+    else if (rc == 0)
+        snprintf(cfg->source, sizeof cfg->source, "%s", L.path);
+    config_destroy(&lc);
+    return rc;
+}
+
+int alc_config_load(const char *path, alc_config_t *cfg, alc_error_t *err) {
+    return alc_config_load_options(path, NULL, cfg, err);
 }

@@ -254,6 +254,10 @@ ALC_INTERNAL bool alc__code_range(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, 
 #define ALC_SLOW_LEAVE() (atomic_signal_fence(memory_order_seq_cst), alc__slow_depth--)
 ALC_INTERNAL void alc__scavenger_forked(void);   /* in a forked child: none runs there */
 
+/* ---- options.c: ALLOCLAB_OPTIONS set in a config's libconfig tree ---- */
+struct config_t;
+ALC_INTERNAL int alc__options_apply(struct config_t *lc, const char *options, const char *over, alc_error_t *err);
+
 /* ---- profile.c: the sampling heap profiler ---- */
 /* Start-up: the rate and ALLOCLAB_PROFILE / ALLOCLAB_PROFILE_SIGNAL. */
 ALC_INTERNAL int alc__profile_init(const alc_config_t *cfg, alc_error_t *err);

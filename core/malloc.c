@@ -244,14 +244,12 @@ void alc__ensure_started(void) {
     if (!atomic_load(&alc__started)) {
         alc_config_t cfg;
         alc_error_t err;
-        const char *path = getenv("ALLOCLAB_CONFIG");
-        int rc;
-        if (path && *path)
-            rc = alc_config_load(path, &cfg, &err);
-        else {
+        const char *path = getenv("ALLOCLAB_CONFIG"), *options = getenv("ALLOCLAB_OPTIONS");
+        int rc = 0;
+        if ((path && *path) || (options && *options))
+            rc = alc_config_load_options(path && *path ? path : NULL, options, &cfg, &err);
+        else
             alc_config_default(&cfg);
-            rc = 0;
-        }
         if (rc == 0)
             rc = start_locked(&cfg, &err);
         if (rc < 0) {

@@ -4,6 +4,7 @@
  * meanwhile. See malloc.c. */
 #include <string.h>
 
+#include "alloclab_policy.h"
 #include "internal.h"
 
 void alc_stats_get(alc_stats_t *st) {
@@ -36,9 +37,34 @@ void alc_stats_get(alc_stats_t *st) {
             st->live_requested_bytes += st->classes[i].requested_bytes;
 }
 
+static const char *policy_name(const alc_policy_ref_t *r) { return r->policy ? r->policy->name : "none"; }
+
+/* The settings in effect, as "alloclab.config.<key> <value>": what ran. */
+static void write_settings(FILE *out) {
+    const alc_config_t *c = &alc__config;
+#define CFG(key, fmt, v) fprintf(out, "alloclab.config.%s " fmt "\n", key, v)
+    CFG("source", "%s", c->source);
+    CFG("page_size", "%u", c->page_size);
+    CFG("size_classes.count", "%u", c->nclasses);
+    CFG("size_classes.max_small", "%u", c->nclasses ? c->classes[c->nclasses - 1].size : 0);
+    CFG("tiny.width", "%u", c->tiny_width);
+    CFG("tiny.align", "%u", c->tiny_align);
+    CFG("tiny.plugin", "%s", policy_name(&c->tiny_policy));
+    CFG("span.plugin", "%s", policy_name(&c->span_policy));
+    CFG("page_source.plugin", "%s", policy_name(&c->source_policy));
+    CFG("release.plugin", "%s", policy_name(&c->release_policy));
+    CFG("heap.release_threshold", "%zu", c->release_threshold);
+    CFG("heap.cache_idle_ms", "%u", c->cache_idle_ms);
+    CFG("profile.rate", "%zu", c->profile_rate);
+    CFG("stats.track_requested", "%s", c->track_requested ? "true" : "false");
+    CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
+#undef CFG
+}
+
 void alc_stats_write_kv(FILE *out) {
     alc_stats_t st;
     alc_stats_get(&st);
+    write_settings(out);
 #define KV(field) fprintf(out, "alloclab.%s %llu\n", #field, (unsigned long long)st.field)
     KV(live_requested_bytes);
     KV(requested_tracked);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alloclab.h"
+#include "alloclab_policy.h"
 
 #define CONFIG_DIR ALC_SOURCE_DIR "/configs"
 #define BAD_DIR ALC_SOURCE_DIR "/tests/data/bad"
@@ -630,4 +631,48 @@ Test(load, profile_rate) {
     cr_expect(strstr(err.msg, "alloclab.profile.rate") && strstr(err.msg, ":4"), "%s", err.msg);
     cr_expect_lt(load_profile("rate = 1; every = 2;", &cfg, &err), 0);
     cr_expect(strstr(err.msg, "every"), "an unknown key is named: %s", err.msg);
+}
+
+/* ALLOCLAB_OPTIONS' syntax through alc_config_load_options: over the
+ * embedded default, over a file, and each kind of mistake named. */
+Test(options, over_the_default_and_over_a_file) {
+    alc_config_t cfg;
+    alc_error_t err = {{0}};
+    cr_assert_eq(alc_config_load_options(NULL, "tiny.width=16,profile.rate=0,heap.release_threshold=1048576", &cfg,
+                                         &err),
+                 0, "%s", err.msg);
+    cr_expect_eq(cfg.tiny_width, 16);
+    cr_expect_eq(cfg.profile_rate, 0);
+    cr_expect_eq(cfg.release_threshold, 1048576);
+    cr_expect(strstr(cfg.source, "ALLOCLAB_OPTIONS=tiny.width=16"), "source: %s", cfg.source);
+    /* Shorthands: size_classes.max_waste is generate's, span.pages picks span_fixed. */
+    cr_assert_eq(alc_config_load_options(NULL, "size_classes.max_waste=0.25,span.pages=2", &cfg, &err), 0, "%s",
+                 err.msg);
+    cr_expect(cfg.span_policy.policy && !strcmp(cfg.span_policy.policy->name, "span_fixed"));
+    cr_expect_lt(cfg.nclasses, 67);
+    /* Over a file: the option wins over the file's own setting. */
+    cr_assert_eq(alc_config_load_options(CONFIG_DIR "/tiny16.cfg", "tiny.width=8", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.tiny_width, 8);
+    cr_assert_eq(alc_config_load_options(CONFIG_DIR "/tiny16.cfg", "", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.tiny_width, 16, "no options: the file as it is");
+}
+
+static void options_fail(const char *options, const char *const *phrases) {
+    alc_config_t cfg;
+    alc_error_t err = {{0}};
+    cr_assert_lt(alc_config_load_options(NULL, options, &cfg, &err), 0, "'%s' was accepted", options);
+    for (int i = 0; phrases[i]; i++)
+        cr_expect(strstr(err.msg, phrases[i]), "'%s': message lacks \"%s\": %s", options, phrases[i], err.msg);
+}
+
+Test(options, mistakes_are_named) {
+    options_fail("tiny.widht=16", (const char *const[]){"ALLOCLAB_OPTIONS='tiny.widht=16'", "widht", "width", NULL});
+    options_fail("tiny.width=12", (const char *const[]){"width = 12", "8, 16, 32", NULL});
+    options_fail("heap.release_threshol=1", (const char *const[]){"alloclab.heap.release_threshol", "release_threshold",
+                                                                  "cache_idle_ms", NULL});
+    options_fail("heap.release_threshold=abc", (const char *const[]){"alloclab.heap.release_threshold", "integer", NULL});
+    options_fail("profile.rate=-5", (const char *const[]){"alloclab.profile.rate", "out of range", NULL});
+    options_fail("tiny.width", (const char *const[]){"'tiny.width' is not key=value", NULL});
+    options_fail("page_size=4096,=3", (const char *const[]){"'=3' is not key=value", NULL});
+    options_fail("span=no_such_plugin", (const char *const[]){"no_such_plugin", NULL});
 }

@@ -713,6 +713,49 @@ Test(dropin, missing_config_exits_78) {
     ran_free(&r);
 }
 
+/* ALLOCLAB_OPTIONS: a setting over the default or over ALLOCLAB_CONFIG's
+ * file, shown in ALLOCLAB_STATS's settings; a misspelt key or a bad value
+ * stops even /bin/true with status 78 and a message naming it. */
+static ran_t run_options(const char *options, const dcfg_t *cfg) {
+    char opt[256];
+    snprintf(opt, sizeof opt, "ALLOCLAB_OPTIONS=%s", options);
+    const char *const env[] = {opt, "ALLOCLAB_STATS=-", NULL};
+    how_t h = {.preload = true, .cfg = cfg, .env = env};
+    const char *const argv[] = {"true", NULL};
+    ran_t r;
+    run(&r, "options", argv, &h);
+    return r;
+}
+
+Test(dropin, options_set_and_show_settings) {
+    ran_t r = run_options("tiny.width=16,heap.release_threshold=1048576", NULL);
+    cr_expect(exited_ok(&r), "stderr:\n%s", r.err);
+    cr_expect(strstr(r.err, "alloclab.config.tiny.width 16\n") && strstr(r.err, "alloclab.config.heap.release_threshold 1048576\n"),
+              "settings not shown:\n%s", r.err);
+    ran_free(&r);
+    static const dcfg_t tiny32 = {"tiny32", "tiny32.cfg", 32};
+    r = run_options("tiny.width=8", &tiny32);
+    cr_expect(exited_ok(&r) && strstr(r.err, "alloclab.config.tiny.width 8\n") &&
+                  strstr(r.err, "tiny32.cfg with ALLOCLAB_OPTIONS=tiny.width=8"),
+              "an option over a file:\n%s", r.err);
+    ran_free(&r);
+}
+
+Test(dropin, bad_options_exit_78_naming_the_key) {
+    static const char *const cases[][2] = {{"tiny.widht=16", "widht"},
+                                           {"tiny.width=12", "must be one of 0 (off), 8, 16, 32"},
+                                           {"heap.release_threshold=lots", "'alloclab.heap.release_threshold' must be an integer"},
+                                           {"nonsense", "'nonsense' is not key=value"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ran_t r = run_options(cases[i][0], NULL);
+        cr_expect(!r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 78,
+                  "ALLOCLAB_OPTIONS=%s: want exit 78. stderr:\n%s", cases[i][0], r.err);
+        cr_expect(strstr(r.err, "ALLOCLAB_OPTIONS=") && strstr(r.err, cases[i][1]), "ALLOCLAB_OPTIONS=%s: %s",
+                  cases[i][0], r.err);
+        ran_free(&r);
+    }
+}
+
 /* ---- (j): ALLOCLAB_STATS ------------------------------------------------ */
 
 /* The value of "alloclab.<key> <value>" in text; -1 when absent. */
