@@ -2,7 +2,7 @@
 # alloclab's main job: installs what is missing (Debian packages), builds
 # alloclab and the workloads in Release, and runs the benchmark driver
 # (bench/alloclab-bench) on the embedded default config against glibc,
-# jemalloc, tcmalloc and mimalloc, with the tiny-width sweep. The report goes
+# jemalloc, tcmalloc, mimalloc and tbbmalloc, with the tiny-width sweep. The report goes
 # to reports/<name>/ (default: latest): README.md, CSV, PNG and SVG plots.
 #   bash bench/main.sh [driver options...]     e.g. --name mine --rounds 5
 # Every option is passed to the driver; see bench/README.md.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 . .ci/ensure-packages.sh
 ensure_packages cmake gcc pkg-config libconfig-dev libjansson-dev python3 gnuplot-nox libunwind8 \
-  libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+  libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 libtbbmalloc2
 
 build=build-release
 echo "== build ($build)"
