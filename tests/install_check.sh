@@ -53,5 +53,9 @@ check pkg-config "112 1" "$tmp/consumer/pc"
 check installed-plugin "112 4" env ALLOCLAB_CONFIG="$tmp/consumer/fixed.cfg" "$tmp/consumer/pc"
 check installed-configs "// summary: 67 classes, max waste 13.22% on average, worst 87.50% (class 1)" \
   sh -c "'$prefix/bin/alloclab-table' '$prefix/share/alloclab/configs/default.cfg' | tail -1"
+check installed-command "alloclab.config.tiny.width 8" \
+  sh -c "'$prefix/bin/alloclab' stats -o tiny.width=8 -- true 2>&1 | grep 'config.tiny.width'"
+check installed-command-plugin "alloclab.config.span.plugin span_fixed" \
+  sh -c "'$prefix/bin/alloclab' stats -o span.pages=2 -- true 2>&1 | grep 'config.span.plugin'"
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

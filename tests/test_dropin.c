@@ -756,6 +756,57 @@ Test(dropin, bad_options_exit_78_naming_the_key) {
     }
 }
 
+/* The alloclab command (BUILD/alloclab, from core/alloclab.sh.in). */
+static ran_t run_command(const char *const *argv) {
+    how_t h = {0};
+    ran_t r;
+    run(&r, "alloclab-command", argv, &h);
+    return r;
+}
+
+Test(dropin, alloclab_command_runs_programs_and_prints_tables) {
+    const char *cmd = ALC_BINARY_DIR "/alloclab";
+    const char *const stats[] = {cmd, "stats", "-o", "tiny.width=16", "-o", "profile.rate=0", "--", "true", NULL};
+    ran_t r = run_command(stats);
+    cr_expect(exited_ok(&r) && strstr(r.err, "alloclab.config.tiny.width 16\n") &&
+                  strstr(r.err, "alloclab.config.profile.rate 0\n"),
+              "alloclab stats: %s", r.err);
+    ran_free(&r);
+    const char *const runs[] = {cmd, "run", "-c", CONFIG_DIR "/tiny8.cfg", "--", "sh", "-c",
+                                "echo $ALLOCLAB_CONFIG; grep -c liballoclab /proc/self/maps", NULL};
+    r = run_command(runs);
+    cr_expect(exited_ok(&r) && strstr(r.out, "tiny8.cfg\n") && !strstr(r.out, "\n0\n"),
+              "alloclab run: the program did not run on alloclab with the config:\n%s%s", r.out, r.err);
+    ran_free(&r);
+    const char *const table[] = {cmd, "table", CONFIG_DIR "/pow2.cfg", NULL};
+    r = run_command(table);
+    cr_expect(exited_ok(&r) && strstr(r.out, "summary: 23 classes"), "alloclab table:\n%s%s", r.out, r.err);
+    ran_free(&r);
+    const char *const help[] = {cmd, "run", "--help", NULL};
+    r = run_command(help);
+    cr_expect(exited_ok(&r) && strstr(r.out, "usage: alloclab run"), "alloclab run --help:\n%s", r.out);
+    ran_free(&r);
+}
+
+Test(dropin, alloclab_command_bad_use_exits_2) {
+    const char *cmd = ALC_BINARY_DIR "/alloclab";
+    const char *const cases[][6] = {{cmd, NULL},
+                                    {cmd, "frob", NULL},
+                                    {cmd, "run", NULL},
+                                    {cmd, "run", "-o", "nokey", "--", "true"},
+                                    {cmd, "stats", "-c", "/no/such.cfg", "--", "true"},
+                                    {cmd, "table", "a.cfg", "b.cfg", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[7] = {0};
+        for (int k = 0; k < 6 && cases[i][k]; k++)
+            argv[k] = cases[i][k];
+        ran_t r = run_command(argv);
+        cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2 && strstr(r.err, "usage: alloclab"),
+                  "case %zu (%s): want exit 2 and the usage:\n%s", i, argv[1] ? argv[1] : "no command", r.err);
+        ran_free(&r);
+    }
+}
+
 /* ---- (j): ALLOCLAB_STATS ------------------------------------------------ */
 
 /* The value of "alloclab.<key> <value>" in text; -1 when absent. */
