@@ -323,6 +323,36 @@ Test(bench, profile_shows_allocation_sites, .timeout = 120) {
     rmtree(dir);
 }
 
+/* --command: a user's program as a workload, under every allocator in
+ * every round, named on the page. */
+Test(bench, command_runs_as_a_workload, .timeout = 120) {
+    char dir[64];
+    mktempdir(dir, sizeof dir);
+    const char *args[] = {"--out", dir, "--rounds", "2", "--allocators", "alloclab,glibc", "--no-sweep", "--command",
+                          "pyprog=python3 -c 'print(sum(len(str(i)) for i in range(100000)))'", NULL};
+    ran_t r = drive(args);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    csv_t *c = read_csv(path);
+    int w = col(c, "workload"), a = col(c, "allocator"), st = col(c, "status"), ok = 0, rows = 0;
+    for (int i = 1; i < c->nrows; i++) {
+        rows++;
+        cr_expect_str_eq(c->cell[i][w], "pyprog", "only the command runs: row %d is %s", i, c->cell[i][w]);
+        ok += strcmp(c->cell[i][st], "ok") == 0 && (!strcmp(c->cell[i][a], "alloclab") || !strcmp(c->cell[i][a], "glibc"));
+    }
+    cr_expect_eq(rows, 4, "rows: %d", rows);
+    cr_expect_eq(ok, 4, "ok rows: %d", ok);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    char *page = slurp(path, NULL);
+    cr_expect(strstr(page, "| pyprog | your command: `python3 -c") && strstr(page, "no live-bytes line"), "%s", page);
+    check_plot(dir, "peak_rss_mib");
+    free(page);
+    free(c);
+    free(r.out);
+    rmtree(dir);
+}
+
 /* ---- bad arguments ------------------------------------------------------- */
 
 static void bad(const char *const *args, const char *expect) {
@@ -394,4 +424,15 @@ Test(bench, bad_option) {
     bad(args, "--rounds");
     const char *args2[] = {"--frobnicate", NULL};
     bad(args2, "unrecognized arguments: --frobnicate");
+}
+
+Test(bench, bad_command_syntax) {
+    const char *a1[] = {"--command", "noequals", NULL};
+    bad(a1, "wants NAME=CMDLINE");
+    const char *a2[] = {"--command", "=true", NULL};
+    bad(a2, "the name must be");
+    const char *a3[] = {"--command", "churn=true", NULL};
+    bad(a3, "'churn' is already a built-in workload");
+    const char *a4[] = {"--command", "x=true", "--command", "x=false", NULL};
+    bad(a4, "'x' is already another --command");
 }
