@@ -436,3 +436,31 @@ Test(bench, bad_command_syntax) {
     const char *a4[] = {"--command", "x=true", "--command", "x=false", NULL};
     bad(a4, "'x' is already another --command");
 }
+
+/* The headline's 95% intervals: bench/alloclab_stats.py on synthetic rounds
+ * (constant, the same distribution, 10% apart, one round), then a real
+ * report's intervals recomputed from its runs.csv; the page says how many
+ * rounds a 3% difference takes. */
+Test(bench, headline_intervals_come_from_the_rounds, .timeout = 120) {
+    char dir[64];
+    mktempdir(dir, sizeof dir);
+    const char *args[] = {"--out", dir, "--rounds", "3", "--scale", "0.02", "--workloads", "churn,frag",
+                          "--allocators", "alloclab,glibc", "--no-sweep", NULL};
+    ran_t r = drive(args);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "python3 %s/tests/data/bench/check_intervals.py %s %s > %s/check.txt 2>&1",
+             ALC_SOURCE_DIR, ALC_SOURCE_DIR, dir, dir);
+    int rc = system(cmd);
+    snprintf(cmd, sizeof cmd, "%s/check.txt", dir);
+    char *why = slurp(cmd, NULL);
+    cr_expect_eq(rc, 0, "interval checks failed:\n%s", why ? why : "");
+    snprintf(cmd, sizeof cmd, "%s/README.md", dir);
+    char *page = slurp(cmd, NULL);
+    cr_expect(strstr(page, "telling a 3% difference from none at 95% takes about"), "%s", page);
+    check_plot(dir, "throughput");
+    free(why);
+    free(page);
+    free(r.out);
+    rmtree(dir);
+}
