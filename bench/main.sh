@@ -3,7 +3,8 @@
 # alloclab and the workloads in Release, and runs the benchmark driver
 # (bench/alloclab-bench) on the embedded default config against glibc,
 # jemalloc, tcmalloc, mimalloc and tbbmalloc, with the tiny-width sweep. The report goes
-# to reports/<name>/ (default: latest): README.md, CSV, PNG and SVG plots.
+# to reports/<name>/ (default: latest): index.html (its path printed at the end),
+# README.md, CSV, PNG and SVG plots.
 #   bash bench/main.sh [driver options...]     e.g. --name mine --rounds 5
 # Every option is passed to the driver; see bench/README.md.
 set -euo pipefail

@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 # The drop-in tests run real programs from Debian under LD_PRELOAD; the
 # driver test builds the JSON workload (jansson) and draws plots (gnuplot);
 # the heap profiler unwinds with libunwind and its test reads profiles
-# with google-pprof.
+# with google-pprof; headless Chromium renders the report page.
 ensure_packages cmake gcc g++ pkg-config libconfig-dev libcriterion-dev python3 sqlite3 perl git \
-  libjansson-dev gnuplot-nox libunwind8 google-perftools
+  libjansson-dev gnuplot-nox libunwind8 google-perftools chromium
 
 jobs=$(nproc)
 run_suite() {   # name, extra cmake args..., then a ctest option and its value after --

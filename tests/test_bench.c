@@ -464,3 +464,43 @@ Test(bench, headline_intervals_come_from_the_rounds, .timeout = 120) {
     free(r.out);
     rmtree(dir);
 }
+
+/* index.html in headless Chromium (Debian's chromium): every image loads,
+ * the headline table is there, and a screenshot is saved beside the report. */
+Test(bench, html_page_renders_in_chromium, .timeout = 180) {
+    cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "chromium is not installed (apt-get install -y chromium)");
+    char dir[64];
+    mktempdir(dir, sizeof dir);
+    const char *args[] = {"--out", dir, "--rounds", "1", "--scale", "0.02", "--workloads", "churn,json",
+                          "--allocators", "alloclab,glibc", "--no-sweep", NULL};
+    ran_t r = drive(args);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    cr_expect(strstr(r.out, "/index.html"), "the driver does not print the page's path:\n%s", r.out);
+    char cmd[1024], path[512];
+    const char *flags = "--headless --no-sandbox --disable-gpu --hide-scrollbars";
+    snprintf(cmd, sizeof cmd,
+             "chromium %s --virtual-time-budget=5000 --dump-dom file://%s/index.html > %s/dom.html 2> %s/chromium.log",
+             flags, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0, "chromium failed: %s", cmd);
+    snprintf(path, sizeof path, "%s/dom.html", dir);
+    char *dom = slurp(path, NULL);
+    cr_assert(dom, "no DOM dump");
+    int nimg = -1, loaded = -2;
+    const char *body = strstr(dom, "<body");
+    cr_assert(body && sscanf(body, "<body data-images=\"%d\" data-images-loaded=\"%d\"", &nimg, &loaded) == 2,
+              "the page did not count its images: %.300s", body ? body : dom);
+    cr_expect(nimg >= 4 && loaded == nimg, "%d of %d images loaded", loaded, nimg);
+    cr_expect(strstr(dom, "Headline: alloclab against the others") && strstr(dom, "<th>ops/s vs glibc</th>"),
+              "no headline table in the page");
+    snprintf(cmd, sizeof cmd, "chromium %s --window-size=1200,2400 --screenshot=%s/screenshot.png file://%s/index.html "
+             ">> %s/chromium.log 2>&1", flags, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0, "chromium --screenshot failed");
+    snprintf(path, sizeof path, "%s/screenshot.png", dir);
+    size_t len = 0;
+    char *png = slurp(path, &len);
+    cr_expect(png && len > 20000 && memcmp(png + 1, "PNG", 3) == 0, "no screenshot beside the report (%zu bytes)", len);
+    free(png);
+    free(dom);
+    free(r.out);
+    rmtree(dir);
+}
