@@ -437,17 +437,23 @@ Test(bench, bad_command_syntax) {
     bad(a4, "'x' is already another --command");
 }
 
+/* A run of alloclab and glibc on workloads at scale 0.02, into a new dir. */
+static ran_t small_run(char dir[64], const char *rounds, const char *workloads) {
+    mktempdir(dir, 64);
+    const char *args[] = {"--out", dir, "--rounds", rounds, "--scale", "0.02", "--workloads", workloads,
+                          "--allocators", "alloclab,glibc", "--no-sweep", NULL};
+    ran_t r = drive(args);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    return r;
+}
+
 /* The headline's 95% intervals: bench/alloclab_stats.py on synthetic rounds
  * (constant, the same distribution, 10% apart, one round), then a real
  * report's intervals recomputed from its runs.csv; the page says how many
  * rounds a 3% difference takes. */
 Test(bench, headline_intervals_come_from_the_rounds, .timeout = 120) {
     char dir[64];
-    mktempdir(dir, sizeof dir);
-    const char *args[] = {"--out", dir, "--rounds", "3", "--scale", "0.02", "--workloads", "churn,frag",
-                          "--allocators", "alloclab,glibc", "--no-sweep", NULL};
-    ran_t r = drive(args);
-    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    ran_t r = small_run(dir, "3", "churn,frag");
     char cmd[512];
     snprintf(cmd, sizeof cmd, "python3 %s/tests/data/bench/check_intervals.py %s %s > %s/check.txt 2>&1",
              ALC_SOURCE_DIR, ALC_SOURCE_DIR, dir, dir);
@@ -470,11 +476,7 @@ Test(bench, headline_intervals_come_from_the_rounds, .timeout = 120) {
 Test(bench, html_page_renders_in_chromium, .timeout = 180) {
     cr_assert_eq(access("/usr/bin/chromium", X_OK), 0, "chromium is not installed (apt-get install -y chromium)");
     char dir[64];
-    mktempdir(dir, sizeof dir);
-    const char *args[] = {"--out", dir, "--rounds", "1", "--scale", "0.02", "--workloads", "churn,json",
-                          "--allocators", "alloclab,glibc", "--no-sweep", NULL};
-    ran_t r = drive(args);
-    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    ran_t r = small_run(dir, "1", "churn,json");
     cr_expect(strstr(r.out, "/index.html"), "the driver does not print the page's path:\n%s", r.out);
     char cmd[1024], path[512];
     const char *flags = "--headless --no-sandbox --disable-gpu --hide-scrollbars";
