@@ -120,24 +120,25 @@ void alc__fatal_pointer(const char *what, const void *p) {
 /* ---- start-up and fork ------------------------------------------------ */
 
 /* fork: take every lock in one order, so the child inherits none held by a
- * thread that does not exist there. Start-up's lock comes first: a thread
- * may be starting the allocator while another forks. */
+ * thread that does not exist there. The profiler's come first (see
+ * profile.c), then start-up's: a thread may be starting the allocator
+ * while another forks. */
 static void atfork_prepare(void) {
+    alc__profile_lock();
     pthread_mutex_lock(&start_lock);
     alc__cache_registry_lock();
     alc__central_lock_all();
     alc__heap_lock();
-    alc__profile_lock();
     alc__meta_lock_all();
 }
 
 static void atfork_parent(void) {
     alc__meta_unlock_all();
-    alc__profile_unlock();
     alc__heap_unlock();
     alc__central_unlock_all();
     alc__cache_registry_unlock();
     pthread_mutex_unlock(&start_lock);
+    alc__profile_unlock();
 }
 
 /* The child also has no background thread of the release policy's: the

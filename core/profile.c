@@ -306,9 +306,11 @@ void alc__profile_record(void *p, size_t req) {
         in_profile = 0;
         return;   /* the unwinder is being loaded: this sample is lost */
     }
+    /* The stack is taken under the lock, which fork takes first: no thread
+     * is inside the unwinder (or holds its locks) when a process forks. */
     uintptr_t pc[MAX_DEPTH];
-    int depth = capture(pc);
     alc_lock(&P.lock);
+    int depth = capture(pc);
     record_locked(p, req, s, pc, depth);
     alc_unlock(&P.lock);
     in_profile = 0;
@@ -337,8 +339,18 @@ void alc__profile_forget(alc_span_t *s, const void *p) {
     in_profile = 0;
 }
 
-void alc__profile_lock(void) { alc_lock(&P.lock); }
-void alc__profile_unlock(void) { alc_unlock(&P.lock); }
+/* fork: before every other lock of the allocator's (a thread loading the
+ * unwinder or unwinding may wait on the loader's lock, whose holder may be
+ * allocating), so that the child inherits no half-done dlopen or unwind. */
+void alc__profile_lock(void) {
+    alc_lock(&P.init_lock);
+    alc_lock(&P.lock);
+}
+
+void alc__profile_unlock(void) {
+    alc_unlock(&P.lock);
+    alc_unlock(&P.init_lock);
+}
 
 /* ---- output ------------------------------------------------------------- */
 
