@@ -76,6 +76,7 @@ typedef struct alc_config {
     size_t release_threshold;    /* free bytes the heap keeps before returning pages to the OS */
     uint32_t cache_idle_ms;      /* a sleeping thread's cache idle this long is emptied (background thread) */
     size_t profile_rate;         /* heap profiler: mean bytes between samples (0: off) */
+    int profile_active;          /* sample from the start even with no ALLOCLAB_PROFILE(_SIGNAL) set */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
@@ -180,7 +181,9 @@ ALC_API void alc_thread_flush(void);
 /* Writes the heap profile (sampled allocations with their stacks, in
  * gperftools' heap_v2 text format, which pprof reads) to path, and beside
  * it path.sites (per stack: requested against class bytes). Returns 0, or
- * a negative errno (-ENOENT when profiling is off: profile.rate = 0). */
+ * a negative errno: -ENOENT when nothing is sampled (profile.rate = 0, or
+ * no profile asked for at start-up: ALLOCLAB_PROFILE, ALLOCLAB_PROFILE_SIGNAL
+ * or profile.active = true). */
 ALC_API int alc_profile_dump(const char *path);
 
 /* Returns free heap pages to the OS now, whatever the threshold. */

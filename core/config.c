@@ -155,7 +155,7 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
     static const char *const sc_keys[] = {"generate", "table", NULL};
     static const char *const gen_keys[] = {"max_small", "max_waste", NULL};
     static const char *const heap_keys[] = {"release_threshold", "cache_idle_ms", NULL};
-    static const char *const profile_keys[] = {"rate", NULL};
+    static const char *const profile_keys[] = {"rate", "active", NULL};
     int rc;
 
     if ((rc = only_known(L, root, "alloclab.", top)) < 0)
@@ -252,6 +252,11 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
             (rc = get_int(L, prof, "rate", "alloclab.profile.rate", 0, (long long)1 << 40, &rate)) < 0)
             return rc;
         cfg->profile_rate = (size_t)rate;
+        const config_setting_t *act = config_setting_get_member(prof, "active");
+        if (act && config_setting_type(act) != CONFIG_TYPE_BOOL)
+            return FAIL_AT(L, act, "'alloclab.profile.active' must be true or false");
+        if (act)
+            cfg->profile_active = config_setting_get_bool(act);
     }
 
     if (!sc)

@@ -268,6 +268,7 @@ ALC_INTERNAL void alc__profile_record(void *p, size_t requested);   /* p: the sa
 /* A free of p, of span s whose nsampled is not 0: p's record goes if it has one. */
 ALC_INTERNAL void alc__profile_forget(alc_span_t *s, const void *p);
 ALC_INTERNAL void alc__profile_poll(void);   /* a safe point for a dump a signal asked for */
+ALC_INTERNAL bool alc__profile_active(void);   /* sampling: a rate, and a profile asked for */
 ALC_INTERNAL void alc__profile_lock(void);   /* fork */
 ALC_INTERNAL void alc__profile_unlock(void);
 

@@ -1,7 +1,9 @@
 /* The sampling heap profiler: the seed's MemProfileRate.
  *
- * Each thread counts down the bytes it allocates (alc__tls.sample_left,
- * one subtraction on malloc's fast path); when the count goes below zero
+ * Sampling runs when a profile is asked for (ALLOCLAB_PROFILE,
+ * ALLOCLAB_PROFILE_SIGNAL, profile.active): then each thread counts down
+ * the bytes it allocates (alc__tls.sample_left, one subtraction on
+ * malloc's fast path, paid always); when the count goes below zero
  * the allocation that crossed it is sampled and a new count is drawn from
  * an exponential distribution of mean profile.rate bytes. Sample points
  * then fall on the bytes allocated as a Poisson process of that rate, so
@@ -74,7 +76,7 @@ typedef struct sample {
 
 static struct {
     alc_lock_t lock;
-    size_t rate;
+    size_t rate;          /* 0 unless profiling is active (see alc__profile_init) */
     bucket_t *heads[BUCKET_HEADS];
     sample_t **samples;   /* by address: nheads heads */
     size_t nheads, nlive;
@@ -455,7 +457,7 @@ static int write_file(const char *path, void (*body)(out_t *), bool maps) {
 int alc_profile_dump(const char *path) {
     alc__ensure_started();
     if (!P.rate)
-        return -ENOENT;
+        return -ENOENT;   /* profile.rate 0, or no profile asked for at start-up */
     if (!path || !*path)
         return -EINVAL;
     char sites[sizeof P.path + 8];
@@ -530,9 +532,16 @@ __attribute__((destructor)) static void dump_at_exit(void) {
         dump_to_env_path();
 }
 
+bool alc__profile_active(void) { return P.rate != 0; }
+
+/* Sampling runs when a profile is asked for: ALLOCLAB_PROFILE or
+ * ALLOCLAB_PROFILE_SIGNAL set, or profile.active (for a program that calls
+ * alc_profile_dump itself); otherwise every thread's countdown never ends
+ * and malloc pays its two instructions only. */
 int alc__profile_init(const alc_config_t *cfg, alc_error_t *err) {
-    P.rate = cfg->profile_rate;
     const char *path = getenv("ALLOCLAB_PROFILE"), *sig = getenv("ALLOCLAB_PROFILE_SIGNAL");
+    bool asked = cfg->profile_active || (path && *path) || (sig && *sig);
+    P.rate = asked ? cfg->profile_rate : 0;
     if (path && *path && snprintf(P.path, sizeof P.path, "%s", path) >= (int)sizeof P.path) {
         alc__error(err, "ALLOCLAB_PROFILE: path longer than %zu bytes", sizeof P.path - 1);
         return -EINVAL;

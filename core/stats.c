@@ -56,6 +56,7 @@ static void write_settings(FILE *out) {
     CFG("heap.release_threshold", "%zu", c->release_threshold);
     CFG("heap.cache_idle_ms", "%u", c->cache_idle_ms);
     CFG("profile.rate", "%zu", c->profile_rate);
+    CFG("profile.active", "%s", alc__profile_active() ? "true" : "false");
     CFG("stats.track_requested", "%s", c->track_requested ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG

@@ -629,6 +629,11 @@ Test(load, profile_rate) {
     cr_expect_eq(cfg.profile_rate, def.profile_rate, "an empty group keeps the default");
     cr_expect_lt(load_profile("rate = -1;", &cfg, &err), 0);
     cr_expect(strstr(err.msg, "alloclab.profile.rate") && strstr(err.msg, ":4"), "%s", err.msg);
+    cr_expect_eq(def.profile_active, 0, "sampling waits for a profile to be asked for");
+    cr_assert_eq(load_profile("active = true;", &cfg, &err), 0, "%s", err.msg);
+    cr_expect_eq(cfg.profile_active, 1);
+    cr_expect_lt(load_profile("active = 1;", &cfg, &err), 0);
+    cr_expect(strstr(err.msg, "'alloclab.profile.active' must be true or false"), "%s", err.msg);
     cr_expect_lt(load_profile("rate = 1; every = 2;", &cfg, &err), 0);
     cr_expect(strstr(err.msg, "every"), "an unknown key is named: %s", err.msg);
 }

@@ -10,7 +10,8 @@
  * frees taking lines out of in-use, a thread's blocks freed by another,
  * fork (the child writes its own profile), a dump on demand and after a
  * signal, rate 0 (no profile, and the allocator's statistics of the same
- * program unchanged by sampling), and google-pprof naming the sites. */
+ * program unchanged by sampling), no sampling at all when no profile is
+ * asked for, and google-pprof naming the sites. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -357,6 +358,18 @@ Test(profile, rate_zero_writes_nothing_and_sampling_moves_no_object, .init = set
         cr_expect(on[i] >= off[i] && on[i] - off[i] < 64, "class of %d bytes: %lld objects sampled, %lld not",
                   64 << i, on[i], off[i]);
     }
+}
+
+/* With no profile asked for (no ALLOCLAB_PROFILE, ALLOCLAB_PROFILE_SIGNAL
+ * or profile.active), nothing is sampled: alc_profile_dump says so. */
+Test(profile, nothing_is_sampled_unless_a_profile_is_asked_for, .init = setup, .fini = teardown) {
+    char a[96], b[96];
+    snprintf(a, sizeof a, "%s/a.heap", dir);
+    snprintf(b, sizeof b, "%s/b.heap", dir);
+    char *argv[] = {PROFILE_SITES, "dump", a, b, NULL};
+    const char *extra[] = {"LD_PRELOAD=" LIBALLOCLAB, NULL};
+    cr_expect_eq(run(argv, extra), 6, "alc_profile_dump wrote a profile nobody asked for");
+    cr_expect_neq(access(a, F_OK), 0);
 }
 
 Test(profile, google_pprof_names_the_sites, .init = setup, .fini = teardown) {
