@@ -5,8 +5,9 @@
 # callgrind (exact, where timing on a shared VM moves by 10-15%): each
 # workload of the driver runs once with configs/profile_off.cfg (no
 # sampling: malloc's fast path only counts down) and once with the embedded
-# default (a sample every 512 KiB), and the table gives the instructions of
-# each and their ratio. --before LIB adds a third column: the same workload
+# default sampling (profile.active = true: a sample every 512 KiB, as when
+# ALLOCLAB_PROFILE asks for a profile), and the table gives the
+# instructions of each and their ratio. --before LIB adds a third column: the same workload
 # on another build of liballoclab.so (one without the profiler, say), so
 # that the countdown's own cost shows. Samples fall at random points: a
 # figure moves by about 0.3% between runs. Defaults: build-release, scale 0.1.
@@ -34,14 +35,14 @@ lib=$PWD/$build/liballoclab.so
 off=$PWD/configs/profile_off.cfg
 trace=$(ls "$build"/bench/traces/*.trace 2> /dev/null | head -1 || true)
 
-count() {   # library config command...
+count() {   # library config command...: sampling on unless config says otherwise
     local l=$1 c=$2
     shift 2
-    env ${c:+ALLOCLAB_CONFIG=$c} LD_PRELOAD="$l" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" \
+    env ${c:+ALLOCLAB_CONFIG=$c} ALLOCLAB_OPTIONS=profile.active=true LD_PRELOAD="$l" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" \
         --scale "$scale" 2>&1 > /dev/null | sed -n 's/.*Collected : //p'
 }
 
-printf '%-12s %14s %14s %8s' workload profile_off default ratio
+printf '%-12s %14s %14s %8s' workload profile_off sampling ratio
 [ -n "$before" ] && printf ' %14s %8s' before off/before
 printf '\n'
 for w in $workloads; do
