@@ -29,13 +29,18 @@ extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
 /* What free's fast path needs of a class (each cache keeps a copy beside
- * its list: types.h): whether an offset in a span starts an object. An
- * offset n < 2^32 is a multiple of the size d exactly when n * c < c
- * modulo 2^64, c = 2^64 / d rounded up (Lemire, Kaser and Kurz, "Faster
- * remainder by direct computation"). */
+ * its list: types.h): whether an offset in a span starts one of its
+ * objects, in one multiplication and one compare. With c = 2^64 / d
+ * rounded up (one more when d is a power of two) and e = c * d - 2^64
+ * (1 <= e <= d), an offset n = k * d + r below 2^32 gives n * c modulo
+ * 2^64 = k * e when r = 0, and at least c otherwise (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation"); k * e grows with k, so
+ * n * c < bound = (objects - 1) * e + 1 says both "a multiple" and "not
+ * past the last object". Offsets past 2^32 (a pointer with garbage in its
+ * top bits finding a span's entry) pass with odds below 2^-30. */
 typedef struct alc_class_fast {
     uint64_t div;      /* c above */
-    uint64_t last;     /* offset of a span's last object */
+    uint64_t bound;    /* (objects - 1) * e + 1 */
 } alc_class_fast_t;
 extern ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 extern ALC_INTERNAL _Atomic size_t alc__max_small;    /* 0 until started: everything takes the slow path */

@@ -40,10 +40,11 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (31 instructions; reads the page-map entry and p itself):
+ * Freeing p (29 instructions; reads the page-map entry and p itself):
  *   page-map entry of p's frame. A frame of a small span carries the class
- *   and the span's start, so p is checked to start an object against the
- *   class's constants (one multiplication) and not to be free already (a
+ *   and the span's start, so p is checked to start one of the span's
+ *   objects against the class's constants (one multiplication and one
+ *   compare: internal.h) and not to be free already (a
  *   free object's first word is a link, encoded with the process's secret:
  *   internal.h), and pushed on the thread's list. Past the list's limit a
  *   batch goes back to central (the transfer cache, or the spans); a list
@@ -525,13 +526,13 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
     return (uintptr_t)idx * s->elemsize == off && idx < s->nelems;
 }
 
-/* Does offset off (at most the span's last object's) start an object of
- * l's class? The divisor is read twice, as operands of the multiplication
- * and the compare, rather than loaded into a register first. */
+/* Does offset off start one of the objects of a span of l's class? One
+ * multiplication and one compare (see alc_class_fast_t); the not_small
+ * list's bound, 0, refuses every offset. */
 ALC_INLINE bool starts_at(const alc_cachelist_t *l, uintptr_t off) {
     uintptr_t m = off * l->div;
     __asm__("" : "+r"(m) : : "memory");
-    return m < l->div;
+    return m < l->bound;
 }
 
 /* o ^ *key, the key read as the xor's operand (not loaded first). */
@@ -566,7 +567,7 @@ static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, 
     alc__cache_push(c, (unsigned)(l - c->lists), p);
 }
 
-/* The fast path (31 instructions, two memory reads that may miss: the
+/* The fast path (29 instructions, two memory reads that may miss: the
  * page-map entry and the object): a frame of a SMALL span names its class
  * and the span's start in the entry, so the object's start is checked
  * against the class's constants, kept beside the thread's list of the
@@ -576,7 +577,8 @@ static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, 
  * p up again. */
 ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
-     * span is then past any object, and `other` looks p up properly. */
+     * span is then past 2^32, which the check refuses but for odds below
+     * 2^-30 (alc_class_fast_t). */
     alc_pm_entry_t *e = alc__pagemap_entry_any(p);
     uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
     uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes past not_small */
@@ -587,7 +589,7 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     /* A frame of no small span (info 0) finds not_small, whose check no
      * offset passes (NULL included). */
     alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
-    if (ALC_LIKELY(off <= l->last && starts_at(l, off))) {
+    if (ALC_LIKELY(starts_at(l, off))) {
         alc_freeobj_t *o = p;
         /* A first word that decodes to an address may be a link: the slow
          * side tells a double free from program data. */

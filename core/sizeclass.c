@@ -303,8 +303,11 @@ void alc__sizeclass_install(const alc_config_t *cfg) {
     for (unsigned i = 0; i <= cfg->nclasses; i++) {
         uint32_t size = alc__class_size[i];
         uint64_t nelems = ((uint64_t)alc__class_pages[i] * cfg->page_size) / size;
-        alc__class_fast[i].div = UINT64_MAX / size + 1;
-        alc__class_fast[i].last = (nelems - 1) * size;
+        uint64_t c = UINT64_MAX / size + 1;
+        if (c * size == 0)
+            c++;   /* a power of two: e = size, not 0 (see alc_class_fast_t) */
+        alc__class_fast[i].div = c;
+        alc__class_fast[i].bound = (nelems - 1) * (c * size) + 1;
     }
 
     uint32_t largest = cfg->classes[cfg->nclasses - 1].size;

@@ -138,7 +138,7 @@ typedef struct alc_cachelist {
     uint32_t cap;
     /* Free's check that an offset in a span starts an object of the class
      * (copied from alc__class_fast, beside the list it guards). */
-    uint64_t div, last;
+    uint64_t div, bound;
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 

@@ -538,3 +538,39 @@ Test(malloc, above_the_largest_class) {
         alc_free(p);
     }
 }
+
+/* Free's one-multiplication check (internal.h, alc_class_fast_t), for every
+ * class of every shipped config: an offset passes exactly when it starts
+ * one of a span's objects, over every offset of the span and, by class
+ * size, far past it (up to 2^32). */
+#include "internal.h"
+
+static void check_fast_checks(const alc_config_t *cfg, const char *what) {
+    alc__sizeclass_install(cfg);
+    for (unsigned i = 0; i < cfg->nclasses; i++) {
+        uint64_t size = cfg->classes[i].size, span = (uint64_t)cfg->classes[i].pages * cfg->page_size;
+        uint64_t nelems = span / size, div = alc__class_fast[i].div, bound = alc__class_fast[i].bound;
+        for (uint64_t off = 0; off < span + size; off++) {
+            bool want = off % size == 0 && off / size < nelems, got = off * div < bound;
+            if (want != got)
+                cr_assert_fail("%s class %u (%llu bytes): offset %llu %s", what, i, (unsigned long long)size,
+                               (unsigned long long)off, got ? "passes" : "fails");
+        }
+        for (uint64_t off = span; off < ((uint64_t)1 << 32); off += size * 977 + 1)
+            cr_assert(off * div >= bound || (off % size == 0 && off / size < nelems), "%s class %u: offset %llu",
+                      what, i, (unsigned long long)off);
+    }
+}
+
+Test(sizeclass, free_check_is_exact_for_every_shipped_config) {
+    static const char *const files[] = {"default.cfg", "pow2.cfg", "fine.cfg", "pages4k.cfg", "tiny16.cfg",
+                                        "span_min_objects.cfg"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", CONFIG_DIR, files[f]);
+        alc_config_t cfg;
+        alc_error_t err = {{0}};
+        cr_assert_eq(alc_config_load(path, &cfg, &err), 0, "%s", err.msg);
+        check_fast_checks(&cfg, files[f]);
+    }
+}
