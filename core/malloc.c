@@ -331,6 +331,15 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 static ALC_NOINLINE void *malloc_slow(size_t size);
 static bool sample_count(size_t size);
 
+/* The profiler's countdown (profile.c): a subtraction whose sign is the
+ * test, true when this allocation crossed it. Unsigned arithmetic: sizes
+ * past 2^63 wrap, and fail later. */
+ALC_INLINE bool count_down(size_t size) {
+    uint64_t left = (uint64_t)alc__tls.sample_left - size;
+    alc__tls.sample_left = (int64_t)left;
+    return (int64_t)left < 0;
+}
+
 /* An object of class cls from the thread's list or a refill, recorded when
  * requested sizes are tracked. The slow side of the fast path's pop. */
 static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
@@ -435,11 +444,7 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
 ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
     alc_cache_t *c = alc__tls_cache;
     size_t at;   /* byte offset of the class's list */
-    /* The profiler's countdown (profile.c): a subtraction whose sign is the
-     * test. Unsigned arithmetic: sizes past 2^63 wrap, and fail later. */
-    uint64_t left = (uint64_t)alc__tls.sample_left - size;
-    alc__tls.sample_left = (int64_t)left;
-    if (ALC_UNLIKELY((int64_t)left < 0))
+    if (ALC_UNLIKELY(count_down(size)))
         return slow(size);
     if (ALC_LIKELY(size <= ALC_SMALL_MAX - 8)) {
         at = c->list_at[size];
@@ -509,11 +514,7 @@ static ALC_NOINLINE void *malloc_slow(size_t size) {
 
 /* For allocations that do not pass malloc's fast path: the countdown, and
  * whether this one is a sample. */
-static bool sample_count(size_t size) {
-    uint64_t left = (uint64_t)alc__tls.sample_left - size;
-    alc__tls.sample_left = (int64_t)left;
-    return (int64_t)left < 0 && alc__profile_due(size);
-}
+static bool sample_count(size_t size) { return count_down(size) && alc__profile_due(size); }
 
 /* ---- free ------------------------------------------------------------- */
 

@@ -150,6 +150,19 @@ static int count_rows(const csv_t *c, const char *workload, const char *alloc) {
     return n;
 }
 
+/* The driver into a new folder dir (--out dir, then args), which must succeed. */
+static ran_t drive_into(char dir[64], const char *const *args) {
+    mktempdir(dir, 64);
+    const char *argv[64] = {"--out", dir};
+    int n = 2;
+    for (; *args && n < 63; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    ran_t r = drive(argv);
+    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    return r;
+}
+
 /* ---- image files --------------------------------------------------------- */
 
 static void check_png(const char *dir, const char *name) {
@@ -302,11 +315,9 @@ Test(bench, budget, .timeout = 120) {
  * churn workload's allocating function and draws its sites. */
 Test(bench, profile_shows_allocation_sites, .timeout = 120) {
     char dir[64];
-    mktempdir(dir, sizeof dir);
-    const char *args[] = {"--out", dir, "--rounds", "1", "--scale", "0.05", "--workloads", "churn",
-                          "--allocators", "alloclab", "--no-sweep", "--profile", NULL};
-    ran_t r = drive(args);
-    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    const char *args[] = {"--rounds", "1", "--scale", "0.05", "--workloads", "churn", "--allocators", "alloclab",
+                          "--no-sweep", "--profile", NULL};
+    ran_t r = drive_into(dir, args);
     char path[512];
     snprintf(path, sizeof path, "%s/profiles/churn.heap", dir);
     char *heap = slurp(path, NULL);
@@ -327,11 +338,9 @@ Test(bench, profile_shows_allocation_sites, .timeout = 120) {
  * every round, named on the page. */
 Test(bench, command_runs_as_a_workload, .timeout = 120) {
     char dir[64];
-    mktempdir(dir, sizeof dir);
-    const char *args[] = {"--out", dir, "--rounds", "2", "--allocators", "alloclab,glibc", "--no-sweep", "--command",
+    const char *args[] = {"--rounds", "2", "--allocators", "alloclab,glibc", "--no-sweep", "--command",
                           "pyprog=python3 -c 'print(sum(len(str(i)) for i in range(100000)))'", NULL};
-    ran_t r = drive(args);
-    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
+    ran_t r = drive_into(dir, args);
     char path[512];
     snprintf(path, sizeof path, "%s/runs.csv", dir);
     csv_t *c = read_csv(path);
@@ -439,12 +448,9 @@ Test(bench, bad_command_syntax) {
 
 /* A run of alloclab and glibc on workloads at scale 0.02, into a new dir. */
 static ran_t small_run(char dir[64], const char *rounds, const char *workloads) {
-    mktempdir(dir, 64);
-    const char *args[] = {"--out", dir, "--rounds", rounds, "--scale", "0.02", "--workloads", workloads,
+    const char *args[] = {"--rounds", rounds, "--scale", "0.02", "--workloads", workloads,
                           "--allocators", "alloclab,glibc", "--no-sweep", NULL};
-    ran_t r = drive(args);
-    cr_assert_eq(r.status, 0, "driver failed:\n%s", r.out);
-    return r;
+    return drive_into(dir, args);
 }
 
 /* The headline's 95% intervals: bench/alloclab_stats.py on synthetic rounds
