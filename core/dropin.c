@@ -3,6 +3,8 @@
  * only; the static library keeps the prefixed API alone, so a program can
  * hold both allocators. Also the exit-time statistics (ALLOCLAB_STATS).
  * See malloc.c. */
+#define _GNU_SOURCE   /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,6 +75,61 @@ ALC_EXPORT void *pvalloc(size_t size) {
 }
 
 ALC_EXPORT size_t malloc_usable_size(void *p) { return alc_usable_size(p); }
+
+/* ---- C++: what operator new does when memory runs out -------------------
+ * (new and delete themselves: malloc.c.) libstdc++ is looked up when it is
+ * needed, not linked: a C program loads no C++ runtime for this, and one
+ * that dlopens a C++ library later still finds it. */
+typedef void (*new_handler_t)(void);
+
+static void *dl_symbol(const char *name) { return dlsym(RTLD_DEFAULT, name); }
+
+static _Noreturn void throw_bad_alloc(size_t size) {
+    void (*thrower)(void) = (void (*)(void))dl_symbol("_ZSt17__throw_bad_allocv");
+    if (thrower)
+        thrower();   /* std::__throw_bad_alloc(): does not return */
+    char buf[128];
+    int n = snprintf(buf, sizeof buf,
+                     "alloclab: operator new(%zu): out of memory, and no C++ runtime to throw std::bad_alloc\n",
+                     size);
+    if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
+    }
+    abort();
+}
+
+void *alc__new_failed(size_t size, size_t align, bool nothrow) {
+    new_handler_t (*get)(void) = (new_handler_t (*)(void))dl_symbol("_ZSt15get_new_handlerv");
+    for (;;) {
+        new_handler_t h = get ? get() : NULL;
+        if (!h) {
+            if (nothrow)
+                return NULL;
+            throw_bad_alloc(size);
+        }
+        h();   /* frees memory, or throws, or ends the program */
+        void *p = align ? alc_aligned_alloc(align, size) : alc_malloc(size);
+        if (p)
+            return p;
+    }
+}
+
+/* operator new(size_t, std::align_val_t) and the array and nothrow forms. */
+static void *new_aligned(size_t size, size_t align, bool nothrow) {
+    void *p = alc_aligned_alloc(align, size);
+    TRACE(ALC_TRACE_ALIGNED, size, p, align);
+    return p ? p : alc__new_failed(size, align, nothrow);
+}
+
+ALC_EXPORT void *_ZnwmSt11align_val_t(size_t size, size_t align) { return new_aligned(size, align, false); }
+ALC_EXPORT void *_ZnamSt11align_val_t(size_t size, size_t align) { return new_aligned(size, align, false); }
+ALC_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *nothrow) {
+    (void)nothrow;
+    return new_aligned(size, align, true);
+}
+ALC_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t size, size_t align, const void *nothrow) {
+    (void)nothrow;
+    return new_aligned(size, align, true);
+}
 
 /* A preloaded or linked library starts the allocator as it loads, so a bad
  * ALLOCLAB_CONFIG stops even a program that never calls malloc (status 78)

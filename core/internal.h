@@ -307,5 +307,9 @@ ALC_INTERNAL void alc__ensure_started(void);
 extern ALC_INTERNAL _Atomic int alc__started;
 ALC_INTERNAL _Noreturn void alc__fatal_pointer(const char *what, const void *p);
 ALC_INTERNAL void alc__large_stats(alc_stats_t *st);
+/* The drop-in library's operator new out of memory (dropin.c): runs the
+ * program's new-handler and retries (align 0: malloc, else aligned), until
+ * there is no handler; then NULL if nothrow, else throws std::bad_alloc. */
+ALC_INTERNAL void *alc__new_failed(size_t size, size_t align, bool nothrow);
 
 #endif /* ALC_INTERNAL_H */

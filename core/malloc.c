@@ -641,6 +641,65 @@ void alc_free(void *p) { free_fast(p, free_other_public); }
  * program's call costs no wrapper and no second jump. */
 ALC_EXPORT_ALIAS void *malloc(size_t size) __attribute__((alias("alc_malloc")));
 ALC_EXPORT_ALIAS void free(void *p) __attribute__((alias("alc_free")));
+
+/* C++'s operator new and delete (mangled names; aligned new: dropin.c),
+ * on the same fast paths, so that new and delete cost what malloc and free
+ * do rather than a call through libstdc++'s wrappers. new's slow side adds
+ * what C++ asks when memory runs out: the program's new-handler, then
+ * std::bad_alloc, or NULL from the nothrow forms (alc__new_failed). A
+ * delete is free: the size a sized delete passes, the alignment an aligned
+ * one passes, are not needed to find the block. */
+static ALC_NOINLINE void *new_slow(size_t size) {
+    void *p = malloc_slow_public(size);
+    return p ? p : alc__new_failed(size, 0, false);
+}
+
+static ALC_NOINLINE void *new_nothrow_slow(size_t size) {
+    void *p = malloc_slow_public(size);
+    return p ? p : alc__new_failed(size, 0, true);
+}
+
+ALC_EXPORT_ALIAS void *_Znwm(size_t size) { return malloc_fast(size, new_slow); }
+ALC_EXPORT_ALIAS void *_Znam(size_t size) __attribute__((alias("_Znwm")));
+
+/* (size_t, const std::nothrow_t &) */
+ALC_EXPORT_ALIAS void *_ZnwmRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc_fast(size, new_nothrow_slow);
+}
+ALC_EXPORT_ALIAS void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow)
+    __attribute__((alias("_ZnwmRKSt9nothrow_t")));
+
+ALC_EXPORT_ALIAS void _ZdlPv(void *p) __attribute__((alias("alc_free")));
+ALC_EXPORT_ALIAS void _ZdaPv(void *p) __attribute__((alias("alc_free")));
+
+/* Sized delete, what g++ calls by default since C++14: (void *, size_t). */
+ALC_EXPORT_ALIAS void _ZdlPvm(void *p, size_t size) {
+    (void)size;
+    free_fast(p, free_other_public);
+}
+ALC_EXPORT_ALIAS void _ZdaPvm(void *p, size_t size) __attribute__((alias("_ZdlPvm")));
+
+/* The rarer forms, whose second argument (a std::nothrow_t reference, a
+ * std::align_val_t) and third are passed in registers free ignores. */
+static void delete_2(void *p, uintptr_t a) {
+    (void)a;
+    alc_free(p);
+}
+static void delete_3(void *p, uintptr_t a, uintptr_t b) {
+    (void)a, (void)b;
+    alc_free(p);
+}
+#define ALC_DELETE(name, n, ...) \
+    ALC_EXPORT_ALIAS void name(void *p, __VA_ARGS__) __attribute__((alias("delete_" #n)))
+ALC_DELETE(_ZdlPvRKSt9nothrow_t, 2, uintptr_t);
+ALC_DELETE(_ZdaPvRKSt9nothrow_t, 2, uintptr_t);
+ALC_DELETE(_ZdlPvSt11align_val_t, 2, uintptr_t);
+ALC_DELETE(_ZdaPvSt11align_val_t, 2, uintptr_t);
+ALC_DELETE(_ZdlPvmSt11align_val_t, 3, uintptr_t, uintptr_t);
+ALC_DELETE(_ZdaPvmSt11align_val_t, 3, uintptr_t, uintptr_t);
+ALC_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, 3, uintptr_t, uintptr_t);
+ALC_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, 3, uintptr_t, uintptr_t);
 #endif
 
 /* For the rest of the family: frees without being recorded as free. */

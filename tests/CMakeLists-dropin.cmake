@@ -6,6 +6,7 @@
 #   dropin_edge  every exported malloc-family function's edge cases
 #   dropin_fork  fork while four threads allocate
 #   dropin_cxx   std::string/vector/map moved between std::threads (C++ only)
+#   dropin_new   operator new and delete, every form, out of memory (C++ only)
 #
 # They call the standard malloc family and are NOT linked with alloclab: the
 # allocator comes from LD_PRELOAD alone. Their paths reach test_dropin.c as
@@ -31,6 +32,11 @@ if(CMAKE_CXX_COMPILER)
   set_target_properties(dropin_cxx PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   target_link_libraries(dropin_cxx PRIVATE Threads::Threads)
   list(APPEND ALC_DROPIN_HELPERS dropin_cxx)
+  # operator new and delete, every form, and what happens out of memory.
+  add_executable(dropin_new ${CMAKE_CURRENT_LIST_DIR}/dropin_new.cpp)
+  set_target_properties(dropin_new PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  target_link_libraries(dropin_new PRIVATE ${CMAKE_DL_LIBS})
+  list(APPEND ALC_DROPIN_HELPERS dropin_new)
 endif()
 
 # A sanitizer build instruments liballoclab.so itself. UBSan's runtime is
@@ -58,7 +64,8 @@ if(TARGET test_dropin)
     DROPIN_FORK="$<TARGET_FILE:dropin_fork>"
     DROPIN_EXTRAS="$<TARGET_FILE:dropin_extras>")
   if(TARGET dropin_cxx)
-    target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>")
+    target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>"
+      DROPIN_NEW="$<TARGET_FILE:dropin_new>")
   endif()
   add_dependencies(test_dropin alloclab ${ALC_DROPIN_HELPERS})
   if(TARGET alloclab_plugins)

@@ -186,6 +186,9 @@ static void require_file(const char *what, const char *path, const char *fix) {
 #ifndef DROPIN_CXX
 #define DROPIN_CXX NULL
 #endif
+#ifndef DROPIN_NEW
+#define DROPIN_NEW NULL
+#endif
 #define SNIPPET_FIX "tests/CMakeLists-dropin.cmake builds it (include() it in CMakeLists.txt's tests section)"
 
 /* ---- running a command -------------------------------------------------- */
@@ -634,6 +637,30 @@ Test(dropin, glibc_extras_answer_for_alloclab) {
     cr_expect(exited_ok(&r) && summary && failed == 0 && passed >= 15, "dropin_extras: %s. Output:\n%s\nstderr:\n%s",
               status_text(&r, sbuf, sizeof sbuf), tail_of(r.out, r.out_len, 3000), tail_of(r.err, r.err_len, 1000));
     ran_free(&r);
+}
+
+/* C++'s operator new and delete, every form, are the drop-in library's;
+ * out of memory, the new-handler and std::bad_alloc behave as C++ says. On
+ * glibc the identity checks fail: the run without alloclab shows it. */
+Test(dropin, cxx_new_delete_are_alloclab) {
+    require_file("dropin_new", DROPIN_NEW, "it is built only when CMake finds a C++ compiler: install g++ and re-run cmake");
+    const char *const argv[] = {DROPIN_NEW, NULL};
+    char sbuf[128];
+    for (int preload = 1; preload >= 0; preload--) {
+        how_t h = {.preload = preload, .cfg = &configs[0]};
+        ran_t r;
+        run(&r, preload ? "dropin_new" : "dropin_new-glibc", argv, &h);
+        bool failed = strstr(r.out, "FAIL") != NULL;
+        if (preload)
+            cr_expect(exited_ok(&r) && !failed && strstr(r.out, "ok sized delete is alloclab's") &&
+                          strstr(r.out, "ok the new-handler runs until it gives up"),
+                      "dropin_new: %s. Output:\n%s\nstderr:\n%s", status_text(&r, sbuf, sizeof sbuf),
+                      tail_of(r.out, r.out_len, 3000), tail_of(r.err, r.err_len, 1000));
+        else
+            cr_expect(!exited_ok(&r) && strstr(r.out, "FAIL operator new is alloclab's"),
+                      "dropin_new passed without LD_PRELOAD: its identity check is broken. Output:\n%s", r.out);
+        ran_free(&r);
+    }
 }
 
 /* The edge-case program must notice when it is not on alloclab: the first
