@@ -63,10 +63,12 @@ static void class_max_init(void) {
 }
 
 /* List cls now holds n objects: room up to its limit (none when every
- * free takes the slow path), none past it. */
+ * free takes the slow path), none past it, and none when it holds nothing:
+ * the next free is then checked in full (malloc.c's free_full), since the
+ * objects that left may have been given back by a flush. */
 static void list_hold(alc_cache_t *c, unsigned cls, uint32_t n) {
     alc_cachelist_t *l = &c->lists[cls];
-    uint32_t fast = c->slow_frees ? 0 : c->limit[cls];
+    uint32_t fast = c->slow_frees || n == 0 ? 0 : c->limit[cls];
     uint32_t cap = n > fast ? n : fast;
     __atomic_store_n(&l->cap, cap, __ATOMIC_RELAXED);
     __atomic_store_n(&l->room, cap - n, __ATOMIC_RELAXED);

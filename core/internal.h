@@ -11,9 +11,9 @@
  * A free object's first word is its successor's address ^ alc__secret, the
  * secret's top 16 bits a fixed rare pattern (ALC_SECRET_TAG: no pointer, no
  * small integer, no ordinary double). So a first word whose top 16 bits
- * decode to zero is probably a link, i.e. the object is free: free's double-
- * free test, confirmed on the slow side (alc__is_link). malloc zeroes the
- * word it hands out. */
+ * decode to zero is probably a link, i.e. the object is free: the slow
+ * side's double-free test (malloc.c's is_link), and malloc's check of the
+ * next link before it follows one. malloc zeroes the word it hands out. */
 extern ALC_INTERNAL uintptr_t alc__secret;
 #define ALC_SECRET_TAG ((uintptr_t)0x7ff3 << 48)
 ALC_INLINE alc_freeobj_t *alc__link(const alc_freeobj_t *o) {

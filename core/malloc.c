@@ -20,8 +20,11 @@
  * Allocating n bytes:
  *   1. n <= the largest class: the list's offset from the cache's own
  *      table indexed by n itself (up to 1 KiB - 8: class8[(n+7)/8] copied
- *      per size) or class128[...]; pop the list for that class. No lock, no atomic read-modify-write, no indirect call;
- *      two unlikely branches. 16 instructions, two of them the heap
+ *      per size) or class128[...]; pop the list for that class, whose
+ *      next link must carry the links' tag (a block freed twice, or
+ *      written after its free, is caught here, before the list is
+ *      followed). No lock, no atomic read-modify-write, no indirect call;
+ *      three unlikely branches. 18 instructions, two of them the heap
  *      profiler's byte countdown (profile.c): below zero, the slow side
  *      may take a sample of this allocation.
  *   2. With a tiny width W (off by default), n <= W - tiny.align (a piece
@@ -40,13 +43,17 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (29 instructions; reads the page-map entry and p itself):
+ * Freeing p (30 instructions; reads the page-map entry, writes p):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start one of the span's
  *   objects against the class's constants (one multiplication and one
- *   compare: internal.h) and not to be free already (a
- *   free object's first word is a link, encoded with the process's secret:
- *   internal.h), and pushed on the thread's list. Past the list's limit a
+ *   compare: internal.h) and not to be the list's top (freed again right
+ *   after its free), and pushed on the thread's list, its first word the
+ *   link (encoded with the process's secret: internal.h). p itself is not
+ *   read: on a random pattern it is a cache miss that free would wait for.
+ *   An empty list has no room, so the first free into it (after a flush)
+ *   is checked in full, and any other second free shows when malloc
+ *   reaches the block's second entry. Past the list's limit a
  *   batch goes back to central (the transfer cache, or the spans); a list
  *   that keeps overflowing holds less, and a list idle for 256 trips to
  *   central gives back half. A span whose objects are all back goes to the
@@ -329,6 +336,11 @@ static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
+
+/* A free list whose next link is no link: stop before following it. */
+static ALC_NOINLINE _Noreturn void list_corrupt(const void *p) {
+    alc__fatal_pointer("malloc(): free list corrupted at a free block (double free, or write after free)", p);
+}
 static bool sample_count(size_t size);
 
 /* The profiler's countdown (profile.c): a subtraction whose sign is the
@@ -340,9 +352,40 @@ ALC_INLINE bool count_down(size_t size) {
     return (int64_t)left < 0;
 }
 
+/* The top 16 bits of o's first word, read on their own (one compare with
+ * the links' tag in memory). */
+ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the top bytes of a word come last");
+    uint16_t t;
+    memcpy(&t, (const char *)o + sizeof o->link - sizeof t, sizeof t);
+    return t;
+}
+
+/* The link is decoded with the cache's copy of the secret and zeroed, so
+ * that the object no longer looks free. The object's successor must be a
+ * link (the tag in its top bits): a block freed twice, the first time
+ * handed out since, or written after its free, shows here when its turn
+ * comes (the keyed list checked on reuse), before malloc follows it. */
+ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
+    uintptr_t a;
+    ALC_DECODE_TOP(a, l->top, c->key, empty);
+    alc_freeobj_t *p = (alc_freeobj_t *)a;
+    if (ALC_UNLIKELY(link_tag(p) != (uint16_t)(ALC_SECRET_TAG >> 48)))
+        list_corrupt(p);
+    l->top = p->link;   /* the next object, encoded as the top is */
+    ALC_COUNT_ADD(l->room, 1);
+    p->link = 0;
+    return p;
+empty:
+    return NULL;
+}
+
 /* An object of class cls from the thread's list or a refill, recorded when
  * requested sizes are tracked. The slow side of the fast path's pop. */
 static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
+    const alc_freeobj_t *top = alc__list_head(&c->lists[cls]);
+    if (top && link_tag(top) != (uint16_t)(ALC_SECRET_TAG >> 48))
+        list_corrupt(top);   /* as pop_inline checks */
     alc_freeobj_t *p = alc__cache_pop(c, cls);
     if (!p && !(p = alc__cache_refill(c, cls))) {
         errno = ENOMEM;
@@ -352,20 +395,6 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
     return p;
-}
-
-/* The link is decoded with the cache's copy of the secret and zeroed, so
- * that the object no longer looks free. */
-ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
-    uintptr_t a;
-    ALC_DECODE_TOP(a, l->top, c->key, empty);
-    alc_freeobj_t *p = (alc_freeobj_t *)a;
-    l->top = p->link;   /* the next object, encoded as the top is */
-    ALC_COUNT_ADD(l->room, 1);
-    p->link = 0;
-    return p;
-empty:
-    return NULL;
 }
 
 /* Pages of a large block of size bytes (at most 2^46). */
@@ -433,10 +462,10 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     return alc__tiny_alloc_slow(c, n);
 }
 
-/* The fast path (16 instructions for a small class): the profiler's
+/* The fast path (18 instructions for a small class): the profiler's
  * countdown (a subtraction from thread-local memory and a jump on its
  * sign), one load from the cache's own class table (of list offsets), a
- * pop. No tiny test: tiny sizes find the empty list and go to the slow
+ * checked pop. No tiny test: tiny sizes find the empty list and go to the slow
  * side. Sizes up to 1 KiB
  * need no started-yet test: until start-up and a thread's first allocation
  * its cache is the empty one, whose table and lists are all zero. `slow`
@@ -547,35 +576,32 @@ ALC_INLINE uintptr_t encode_with(const alc_freeobj_t *o, const uintptr_t *key) {
     return t;
 }
 
-/* The top 16 bits of o's first word, read on their own (one compare with
- * the links' tag in memory). */
-ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
-    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the top bytes of a word come last");
-    uint16_t t;
-    memcpy(&t, (const char *)o + sizeof o->link - sizeof t, sizeof t);
-    return t;
-}
-
-/* A free whose thread list is full: the object passed the fast path's
- * checks, so it joins the list after a flush (without being looked up and
- * checked again), unless every free is to be seen (tracking, tracing,
- * sbrk: `other`, the entry point's own slow side). */
+/* A free that found no room on its thread list. The list is full: the
+ * object passed the fast path's checks, so it joins the list after a
+ * flush (without being looked up again). The list is empty (a flush left
+ * it without room, so that the block freed next is checked in full: it may
+ * be one of those just flushed), or every free is to be seen (tracking,
+ * tracing, sbrk): `other`, the entry point's own slow side. */
 static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, void (*other)(void *)) {
-    if (c->slow_frees || atomic_load_explicit(&alc__trace_hook, memory_order_relaxed)) {
+    if (c->slow_frees || alc__list_count(l) == 0 ||
+        atomic_load_explicit(&alc__trace_hook, memory_order_relaxed)) {
         other(p);
         return;
     }
     alc__cache_push(c, (unsigned)(l - c->lists), p);
 }
 
-/* The fast path (29 instructions, two memory reads that may miss: the
- * page-map entry and the object): a frame of a SMALL span names its class
- * and the span's start in the entry, so the object's start is checked
- * against the class's constants, kept beside the thread's list of the
- * class, without reading the span; an object whose
- * first word is no link goes on the thread's list while the list is under
- * its limit. Everything else: `other`, a constant at every use, which looks
- * p up again. */
+/* The fast path (30 instructions, one memory read that may miss: the
+ * page-map entry; the object is written, never read): a frame of a SMALL
+ * span names its class and the span's start in the entry, so the object's
+ * start is checked against the class's constants, kept beside the
+ * thread's list of the class, without reading the span; an object that is
+ * not the list's top (freed again straight after its free) goes on the
+ * thread's list while the list is under its limit. A block freed twice
+ * with others in between is caught when malloc reaches its second entry
+ * (pop_inline); a free into an empty list, in full (free_full).
+ * Everything else: `other`, a constant at every use, which looks p up
+ * again. */
 ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
      * span is then past 2^32, which the check refuses but for odds below
@@ -592,12 +618,12 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
     alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
     if (ALC_LIKELY(starts_at(l, off))) {
         alc_freeobj_t *o = p;
-        /* A first word that decodes to an address may be a link: the slow
-         * side tells a double free from program data. */
-        if (ALC_LIKELY(link_tag(o) != (uint16_t)(ALC_SECRET_TAG >> 48))) {
+        uintptr_t top = l->top, link = encode_with(o, &c->key);
+        /* The top freed again: the slow side names the double free. */
+        if (ALC_LIKELY(top != link)) {
             ALC_ROOM_TAKE(l->room, full);
-            o->link = l->top;   /* the old first object, encoded */
-            l->top = encode_with(o, &c->key);
+            o->link = top;   /* the old first object, encoded */
+            l->top = link;
             return;
         }
     }

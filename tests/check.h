@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloclab.h"
@@ -41,6 +42,39 @@ static inline size_t chk_rss_bytes(void) {
     cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
     fclose(f);
     return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Runs fn(arg) in a child whose stderr comes back in err (NUL-terminated,
+ * at most len - 1 bytes); returns the child's wait status. A child that
+ * returns from fn exits 0. */
+static inline int chk_run_child(void (*fn)(void *), void *arg, char *err, size_t len) {
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], err + got, len - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == len - 1)
+            break;
+    }
+    err[got] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
+    return status;
 }
 
 /* ---- configs ------------------------------------------------------------ */

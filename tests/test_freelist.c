@@ -1,11 +1,15 @@
-/* Free-list links and the checks free makes with them (malloc.c, internal.h):
- * a free object's first word is its successor's address ^ the process's
- * secret, so a second free of any object, 8 bytes included, is caught
- * wherever the object waits (the thread's list, central), while program data
- * in a live object's first word, however pointer-like, is not taken for a
- * link. Addresses past 2^48, which the page map's fast lookup folds onto
- * lower ones, are still told apart. Runs on the embedded default (tiny off,
- * so 1..8-byte requests are 8-byte objects). */
+/* Free-list links and the checks made with them (malloc.c, internal.h): a
+ * free object's first word is its successor's address ^ the process's
+ * secret. A second free of an object, 8 bytes included, is caught by that
+ * free when the object is the last one the thread freed or when the list
+ * it would join is empty (a flush sent the object to central), and by
+ * malloc otherwise, when the list reaches the object's second entry: a link
+ * that decodes to no link (the block was handed out, or written, since) is
+ * never followed. Program data in a live object's first word, however
+ * pointer-like, is not taken for a link. Addresses past 2^48, which the
+ * page map's fast lookup folds onto lower ones, are still told apart. Runs
+ * on the embedded default (tiny off, so 1..8-byte requests are 8-byte
+ * objects). */
 #include "check.h"
 
 #include <signal.h>
@@ -45,6 +49,56 @@ Test(freelist, double_free_8_byte_object_after_flush, .signal = SIGABRT) {
     alc_thread_flush();   /* p waits in its span's list in central */
     alc_free(p);
     alc_free(keep);   /* not reached */
+}
+
+/* The child's misuse: its blocks, and how far it got (on stderr, before the
+ * message that stops it). */
+static void *blocks[2];
+
+static void reuse_three(void) {
+    fputs("reached malloc\n", stderr);
+    for (int i = 0; i < 3; i++)
+        if (!alc_malloc(64))
+            return;
+}
+
+static void interleaved_double_free(void *arg) {
+    (void)arg;
+    alc_free(blocks[0]);
+    alc_free(blocks[1]);
+    alc_free(blocks[0]);   /* not the last one freed: passes, and is listed twice */
+    reuse_three();
+}
+
+static void write_after_free(void *arg) {
+    (void)arg;
+    alc_free(blocks[0]);
+    alc_free(blocks[1]);
+    memset(blocks[0], 0x41, 8);   /* over its link */
+    reuse_three();
+}
+
+/* Expects the child to reach malloc and stop there, naming blocks[0]. */
+static void expect_caught_on_reuse(void (*misuse)(void *), const char *what) {
+    blocks[0] = alc_malloc(64);
+    blocks[1] = alc_malloc(64);
+    cr_assert(blocks[0] && blocks[1]);
+    char err[1024], at[32];
+    int status = chk_run_child(misuse, NULL, err, sizeof err);
+    snprintf(at, sizeof at, "%p", blocks[0]);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: not stopped by abort; stderr: %s", what,
+              err);
+    cr_assert(strstr(err, "reached malloc\n"), "%s: stopped before malloc; stderr: %s", what, err);
+    cr_assert(strstr(err, "alloclab: malloc(): free list corrupted") && strstr(err, at),
+              "%s: the message does not say so and name %s: %s", what, at, err);
+}
+
+Test(freelist, double_free_with_another_between_caught_on_reuse) {
+    expect_caught_on_reuse(interleaved_double_free, "free(p), free(q), free(p)");
+}
+
+Test(freelist, write_after_free_caught_on_reuse) {
+    expect_caught_on_reuse(write_after_free, "free(p), free(q), a write to p");
 }
 
 Test(freelist, inside_8_byte_object, .signal = SIGABRT) {
