@@ -67,6 +67,18 @@ typedef struct alc_policy_ref {
     char path[256];                    /* the .so it came from, or "built-in" */
 } alc_policy_ref_t;
 
+/* Defences against heap misuse (a config's hardening group), each on or
+ * off on its own; all off in the embedded default. With any on, every
+ * malloc and free takes the slow side (the fast paths stay as they are
+ * when all are off), requested sizes are tracked and tiny pieces are off. */
+enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
+typedef struct alc_hardening {
+    int check_free;    /* every free checked in full against its span: a second free anywhere */
+    int canary;        /* 8 bytes after each block's requested end, checked on free and realloc */
+    int fill_free;     /* freed blocks filled with 0x5a, checked when handed out again */
+    int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
+} alc_hardening_t;
+
 typedef struct alc_config {
     uint32_t page_size;          /* bytes, power of two in [4096, 65536] */
     uint32_t nclasses;           /* classes[0 .. nclasses-1], sizes increasing */
@@ -79,6 +91,7 @@ typedef struct alc_config {
     int profile_active;          /* sample from the start even with no ALLOCLAB_PROFILE(_SIGNAL) set */
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
+    alc_hardening_t hardening;   /* defences against heap misuse (all off by default) */
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
     alc_policy_ref_t span_policy;     /* pages per span (generated tables) and large rounding */
     alc_policy_ref_t source_policy;   /* where heap pages come from */

@@ -81,6 +81,8 @@ static alc_span_t *new_span(unsigned cls) {
         alc__heap_free(s);
         return NULL;
     }
+    if (alc__hardened)
+        alc__harden_span(s);
     return s;
 }
 

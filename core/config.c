@@ -147,9 +147,40 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
     return 0;
 }
 
+/* alloclab.hardening: booleans, and fill_malloc "none", "zero" or "pattern". */
+static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
+    static const char *const keys[] = {"check_free", "canary", "fill_free", "fill_malloc", NULL};
+    static const char *const fills[] = {"none", "zero", "pattern"};
+    config_setting_t *h;
+    int rc;
+    if ((rc = get_group(L, root, "hardening", "alloclab.hardening", &h)) < 0 || !h)
+        return rc;
+    if ((rc = only_known(L, h, "alloclab.hardening.", keys)) < 0)
+        return rc;
+    int *flags[] = {&cfg->hardening.check_free, &cfg->hardening.canary, &cfg->hardening.fill_free};
+    for (int i = 0; i < 3; i++) {
+        const config_setting_t *t = config_setting_get_member(h, keys[i]);
+        if (t && config_setting_type(t) != CONFIG_TYPE_BOOL)
+            return FAIL_AT(L, t, "'alloclab.hardening.%s' must be true or false", keys[i]);
+        if (t)
+            *flags[i] = config_setting_get_bool(t);
+    }
+    const config_setting_t *f = config_setting_get_member(h, "fill_malloc");
+    if (!f)
+        return 0;
+    const char *v = config_setting_type(f) == CONFIG_TYPE_STRING ? config_setting_get_string(f) : NULL;
+    for (int i = 0; v && i < 3; i++)
+        if (!strcmp(v, fills[i])) {
+            cfg->hardening.fill_malloc = i;
+            return 0;
+        }
+    return FAIL_AT(L, f, "'alloclab.hardening.fill_malloc' must be \"none\", \"zero\" or \"pattern\"");
+}
+
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
     static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap",
-                                      "stats", "span", "page_source", "release", "profile", "debug", NULL};
+                                      "stats", "span", "page_source", "release", "profile", "debug",
+                                      "hardening", NULL};
     static const char *const debug_keys[] = {"sbrk", NULL};
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
@@ -188,6 +219,8 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
         if (t)
             cfg->track_requested = config_setting_get_bool(t);
     }
+    if ((rc = load_hardening(L, root, cfg)) < 0)
+        return rc;
     if ((rc = get_group(L, root, "debug", "alloclab.debug", &debug)) < 0)
         return rc;
     if (debug) {

@@ -297,6 +297,21 @@ ALC_INTERNAL int alc__policy_load(const char *name, unsigned kind, const config_
 /* The parameter a loader message is about (its first word after the plugin's path). */
 ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size_t len);
 
+/* ---- harden.c: the hardening group's defences, on the slow sides ---- */
+#define ALC_CANARY_BYTES 8
+extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
+extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
+ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
+/* Each returns what is wrong with the block at p (req bytes asked for,
+ * usable bytes in all), or NULL. A block handed out: */
+ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small);
+/* Its canary intact (realloc)? */
+ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req);
+/* A block freed (before it joins a list): */
+ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small);
+/* A new span of a class (central.c): filled as freed memory is. */
+ALC_INTERNAL void alc__harden_span(alc_span_t *s);
+
 /* ---- malloc.c: entry points and the reporting of misuse ---- */
 /* Records one call of the malloc family (the drop-in library's trace.c). */
 enum { ALC_TRACE_MALLOC = 1, ALC_TRACE_FREE, ALC_TRACE_CALLOC, ALC_TRACE_REALLOC, ALC_TRACE_ALIGNED };

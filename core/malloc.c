@@ -125,6 +125,16 @@ void alc__fatal_pointer(const char *what, const void *p) {
     abort();
 }
 
+/* A misuse of a known block: what, its address and the bytes it was asked for. */
+static _Noreturn void fatal_block(const char *what, const void *p, size_t bytes) {
+    char buf[224];
+    int n = snprintf(buf, sizeof buf, "alloclab: %s (address %p, block of %zu bytes)\n", what, p, bytes);
+    if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
+        /* nothing more can be said */
+    }
+    abort();
+}
+
 /* ---- start-up and fork ------------------------------------------------ */
 
 /* fork: take every lock in one order, so the child inherits none held by a
@@ -179,10 +189,17 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
         return -EINVAL;
     }
     if (local.sbrk) {
-        /* Bump allocation: no tiny blocks, no profile, and every request takes the slow path. */
+        /* Bump allocation: no tiny blocks, no profile, no defences, and every request takes the slow path. */
         local.tiny_width = 0;
         local.track_requested = 0;
         local.profile_rate = 0;
+        memset(&local.hardening, 0, sizeof local.hardening);
+    }
+    alc__harden_init(&local);
+    if (alc__hardened) {
+        /* Defences work on the slow sides, with each block's requested size. */
+        local.tiny_width = 0;
+        local.track_requested = 1;
     }
     cfg = &local;
     if (alc__profile_init(cfg, err) < 0)
@@ -394,6 +411,11 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
     p->link = 0;
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
+    if (ALC_UNLIKELY(alc__hardened)) {
+        const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true);
+        if (bad)
+            fatal_block(bad, p, alc__class_size[cls]);
+    }
     return p;
 }
 
@@ -424,7 +446,7 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
         errno = ENOMEM;
         return NULL;
     }
-    size_t npages = large_npages(size);
+    size_t npages = large_npages(size + alc__canary_bytes);
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
     alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
     if (!s) {
@@ -436,6 +458,11 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     atomic_fetch_add_explicit(&large_live, 1, RELAXED);
     atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
     atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
+    if (ALC_UNLIKELY(alc__hardened)) {
+        alc__harden_alloc((void *)s->start, requested, npages << alc__page_shift, false);
+        if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN)
+            s->zero = 0;   /* calloc must clear it */
+    }
     return (void *)s->start;
 }
 
@@ -514,7 +541,7 @@ static void *malloc_any(size_t size) {
     }
     if (alc__config.sbrk)
         return sbrk_alloc(size, 16);
-    if (size > alc__max_small)
+    if (size + alc__canary_bytes > alc__max_small)
         return large_alloc(size, 0, size);
     alc_cache_t *c = alc__tls_cache;
     if (!c->is_real) {
@@ -527,7 +554,7 @@ static void *malloc_any(size_t size) {
     /* Tiny sizes come here: their list is the empty one (see cache.c). */
     if (size < alc__tiny_limit)
         return tiny_alloc(c, size);
-    return small_alloc(c, alc__size_to_class(size + (size == 0)), size);
+    return small_alloc(c, alc__size_to_class(size + alc__canary_bytes + (size == 0)), size);
 }
 
 /* The profiler's countdown below zero: this allocation may be a sample. */
@@ -745,9 +772,27 @@ static bool is_link(const alc_span_t *s, uintptr_t w) {
     return t && t->kind == ALC_SPAN_SMALL && t->cls == s->cls && starts_object(t, (const void *)d);
 }
 
+/* The defences' checks and fills of a block being freed. */
+static void harden_free(void *p, size_t req, size_t usable, bool small) {
+    const char *bad = alc__harden_free(p, req, usable, small);
+    if (bad)
+        fatal_block(bad, p, req);
+}
+
+/* The bytes the program asked for of the block at p (in span s): tracked
+ * for small blocks (always while defences are on), kept for large ones. */
+static size_t requested_of(const alc_span_t *s, const void *p) {
+    if (s->kind == ALC_SPAN_LARGE)
+        return s->requested;
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    return s->req ? s->req[idx] : s->elemsize;
+}
+
 static void free_large(alc_span_t *s, void *p) {
     if ((uintptr_t)p != s->start)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
+    if (ALC_UNLIKELY(alc__hardened))
+        harden_free(p, s->requested, s->npages << alc__page_shift, false);
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
         alc__profile_forget(s, p);
     uint64_t bytes = s->npages << alc__page_shift;
@@ -768,7 +813,7 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
         if (!starts_object(s, p))
             alc__fatal_pointer("free(): pointer is not the start of a block", p);
         if (is_link(s, ((const alc_freeobj_t *)p)->link))
-            alc__fatal_pointer("free(): double free", p);
+            fatal_block("free(): double free", p, s->elemsize);
         /* A sampled object's frame has no class in the page map (profile.c). */
         if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
             !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
@@ -778,6 +823,8 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
             return;   /* out of memory for a cache: the object stays out of use */
         if (s->req)
             track_free(c, s, p);
+        if (ALC_UNLIKELY(alc__hardened))
+            harden_free(p, requested_of(s, p), s->elemsize, true);
         alc__cache_push(c, s->cls, p);
         return;
     }
@@ -802,6 +849,8 @@ size_t alc_usable_size(const void *p) {
         return ((const size_t *)p)[-1];
     if (!s)
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
+    if (ALC_UNLIKELY(alc__canary_bytes) && s->kind != ALC_SPAN_TINY && s->kind != ALC_SPAN_FREE)
+        return requested_of(s, p);   /* the canary follows: not the program's */
     switch (s->kind) {
     case ALC_SPAN_SMALL:
         return s->elemsize;
@@ -854,6 +903,13 @@ void *alc_realloc(void *p, size_t size) {
     }
     size_t old = alc_usable_size(p);
     alc_span_t *s = alc__pagemap_lookup(p);
+    if (ALC_UNLIKELY(alc__hardened)) {
+        /* Always moves: the old block's canary is checked as it is freed. */
+        const char *bad = alc__harden_check(p, old);
+        if (bad)
+            fatal_block(bad, p, old);
+        s = NULL;
+    }
     switch (s ? s->kind : ALC_SPAN_FREE) {   /* no span: debug.sbrk, always moves */
     case ALC_SPAN_TINY:
         if (size <= old)
@@ -919,8 +975,8 @@ static void *aligned_any(size_t align, size_t size) {
     size_t requested = size;
     if (size == 0)
         size = 1;
-    if (align <= alc__page_size && size <= alc__max_small) {
-        for (unsigned cls = alc__size_to_class(size); cls < alc__nclasses; cls++) {
+    if (align <= alc__page_size && size + alc__canary_bytes <= alc__max_small) {
+        for (unsigned cls = alc__size_to_class(size + alc__canary_bytes); cls < alc__nclasses; cls++) {
             if (alc__class_size[cls] % align == 0) {
                 alc_cache_t *c = alc__cache_real();
                 void *p = c ? small_alloc(c, cls, requested) : NULL;

@@ -58,6 +58,11 @@ static void write_settings(FILE *out) {
     CFG("profile.rate", "%zu", c->profile_rate);
     CFG("profile.active", "%s", alc__profile_active() ? "true" : "false");
     CFG("stats.track_requested", "%s", c->track_requested ? "true" : "false");
+    static const char *const fills[] = {"none", "zero", "pattern"};
+    CFG("hardening.check_free", "%s", c->hardening.check_free ? "true" : "false");
+    CFG("hardening.canary", "%s", c->hardening.canary ? "true" : "false");
+    CFG("hardening.fill_free", "%s", c->hardening.fill_free ? "true" : "false");
+    CFG("hardening.fill_malloc", "%s", fills[c->hardening.fill_malloc % 3]);
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

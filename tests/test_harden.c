@@ -1,0 +1,222 @@
+/* The hardening group's defences (core/harden.c), one misuse each, with the
+ * defence on (the program stops with "alloclab: <what> (address ..., block
+ * of N bytes)" on stderr and SIGABRT) and off (the same misuse passes
+ * unseen, as on the embedded default); and the group in config files. The
+ * misuse runs in a child (chk_run_child), so a test sees what it printed. */
+#include "check.h"
+
+#include <signal.h>
+
+/* Starts the allocator with the embedded default and the defences of h. */
+static void start_hardened(alc_hardening_t h) {
+    alc_config_t cfg;
+    alc_config_default(&cfg);
+    cfg.hardening = h;
+    chk_start(&cfg);
+}
+
+static const alc_hardening_t canary_on = {.canary = 1};
+static const alc_hardening_t fill_free_on = {.fill_free = 1};
+static const alc_hardening_t check_free_on = {.check_free = 1};
+static const alc_hardening_t none;
+
+/* What a child's misuse did: stopped by SIGABRT with the message, or ran to
+ * its end (the misuse unseen). */
+typedef struct {
+    void (*misuse)(void *);
+    void *block;   /* the address the message must name */
+    size_t bytes;  /* and the block's size */
+} misuse_t;
+
+static void expect_stopped(const misuse_t *m, const char *what) {
+    char err[1024], want[96];
+    int status = chk_run_child(m->misuse, m->block, err, sizeof err);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: not stopped by abort; stderr: %s", what,
+              err);
+    snprintf(want, sizeof want, "(address %p, block of %zu bytes)", m->block, m->bytes);
+    cr_assert(strstr(err, "alloclab: ") && strstr(err, what) && strstr(err, want),
+              "want \"alloclab: %s ... %s\"; stderr: %s", what, want, err);
+}
+
+static void expect_unseen(const misuse_t *m, const char *what) {
+    char err[1024];
+    int status = chk_run_child(m->misuse, m->block, err, sizeof err);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strstr(err, "alloclab"),
+              "%s with the defence off: the child did not run to its end (status %#x); stderr: %s", what, status,
+              err);
+}
+
+/* ---- canary: overflow past a block's end -------------------------------- */
+
+static void overflow_then_free(void *p) {
+    ((char *)p)[24] = 'x';   /* one byte past a 24-byte request */
+    alc_free(p);
+}
+
+static void overflow_then_realloc(void *p) {
+    ((char *)p)[24] = 'x';
+    if (!alc_realloc(p, 4000))
+        abort();
+}
+
+static void large_overflow_then_free(void *p) {
+    memset((char *)p + 100000, 'y', 32);   /* 32 bytes past a 100000-byte request */
+    alc_free(p);
+}
+
+Test(harden, canary_catches_one_byte_overflow_on_free) {
+    start_hardened(canary_on);
+    misuse_t m = {overflow_then_free, alc_malloc(24), 24};
+    expect_stopped(&m, "heap overflow");
+}
+
+Test(harden, canary_catches_overflow_on_realloc) {
+    start_hardened(canary_on);
+    misuse_t m = {overflow_then_realloc, alc_malloc(24), 24};
+    expect_stopped(&m, "heap overflow");
+}
+
+Test(harden, canary_catches_large_block_overflow) {
+    start_hardened(canary_on);
+    misuse_t m = {large_overflow_then_free, alc_malloc(100000), 100000};
+    expect_stopped(&m, "heap overflow");
+}
+
+/* Off: the byte lands in the class's slack (24 bytes are a 24- or 32-byte
+ * object; the large block's page), and nothing is checked. */
+Test(harden, overflow_unseen_without_canary) {
+    start_hardened(none);
+    misuse_t small = {overflow_then_free, alc_malloc(32), 32};
+    expect_unseen(&small, "a 1-byte overflow");
+    misuse_t large = {large_overflow_then_free, alc_malloc(100000), 100000};
+    expect_unseen(&large, "a 32-byte overflow of a large block");
+}
+
+/* A block's usable size is what was asked for: the canary is not the
+ * program's. Blocks of every size keep their contents through realloc. */
+Test(harden, canary_usable_size_is_the_request) {
+    start_hardened(canary_on);
+    size_t sizes[] = {1, 8, 24, 100, 4088, 32760, 32768, 100000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = alc_malloc(sizes[i]);
+        cr_assert_not_null(p);
+        cr_assert_eq(alc_usable_size(p), sizes[i], "malloc(%zu): usable %zu", sizes[i], alc_usable_size(p));
+        chk_fill(p, sizes[i], (uint32_t)i);
+        p = alc_realloc(p, sizes[i] * 2);
+        cr_assert_not_null(p);
+        cr_assert_eq(chk_first_bad(p, sizes[i], (uint32_t)i), sizes[i], "realloc lost the contents of %zu bytes",
+                     sizes[i]);
+        cr_assert_eq(alc_usable_size(p), sizes[i] * 2);
+        alc_free(p);
+    }
+}
+
+/* ---- fill_free: writes after free ---------------------------------------- */
+
+static void write_after_free(void *p) {
+    alc_free(p);
+    ((char *)p)[40] = 'w';
+    void *again = alc_malloc(48);   /* the same block, LIFO */
+    if (again != p)
+        _exit(3);
+}
+
+Test(harden, fill_free_catches_write_after_free_on_reuse) {
+    start_hardened(fill_free_on);
+    misuse_t m = {write_after_free, alc_malloc(48), 48};
+    expect_stopped(&m, "write after free");
+}
+
+Test(harden, write_after_free_unseen_without_fill) {
+    start_hardened(none);
+    misuse_t m = {write_after_free, alc_malloc(48), 48};
+    expect_unseen(&m, "a write after free");
+}
+
+/* Freed memory reads as 0x5a past its first word (the list's link). */
+Test(harden, fill_free_reads_after_free_see_the_fill) {
+    start_hardened(fill_free_on);
+    unsigned char *p = alc_malloc(200), *keep = alc_malloc(200);
+    cr_assert(p && keep);
+    memset(p, 0, 200);
+    alc_free(p);
+    cr_assert_eq(chk_first_not(p + 8, 192, 0x5a), 192, "freed block not filled with 0x5a");
+    alc_free(keep);
+}
+
+/* ---- fill_malloc: reads of memory never written ---------------------------- */
+
+/* Every block, fresh or reused, small or large, starts as fill says;
+ * calloc still zeroes. */
+static void expect_malloc_fill(int fill, unsigned char byte) {
+    start_hardened((alc_hardening_t){.fill_malloc = fill});
+    size_t sizes[] = {16, 100, 3000, 200000};
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char *p = alc_malloc(sizes[i]);
+            cr_assert_not_null(p);
+            cr_assert_eq(chk_first_not(p, sizes[i], byte), sizes[i], "malloc(%zu), round %d: byte %zu is %#x",
+                         sizes[i], round, chk_first_not(p, sizes[i], byte), p[chk_first_not(p, sizes[i], byte)]);
+            memset(p, 0x33, sizes[i]);
+            unsigned char *z = alc_calloc(1, sizes[i]);
+            cr_assert(z && chk_first_not(z, sizes[i], 0) == sizes[i], "calloc(%zu) not zero", sizes[i]);
+            alc_free(z);
+            alc_free(p);
+        }
+}
+
+Test(harden, fill_malloc_pattern) { expect_malloc_fill(ALC_FILL_PATTERN, 0xa5); }
+
+Test(harden, fill_malloc_zero) { expect_malloc_fill(ALC_FILL_ZERO, 0); }
+
+/* ---- check_free: a double free with others between ------------------------- */
+
+static void interleaved_double_free(void *p) {
+    void *q = alc_malloc(64);
+    alc_free(p);
+    alc_free(q);
+    alc_free(p);   /* p is not the last one freed */
+}
+
+Test(harden, check_free_catches_interleaved_double_free_at_the_free) {
+    start_hardened(check_free_on);
+    misuse_t m = {interleaved_double_free, alc_malloc(64), 64};
+    expect_stopped(&m, "double free");
+}
+
+/* Off, the third free passes; malloc finds the double entry later. */
+Test(harden, interleaved_double_free_passes_free_without_check_free) {
+    start_hardened(none);
+    misuse_t m = {interleaved_double_free, alc_malloc(64), 64};
+    expect_unseen(&m, "free(p), free(q), free(p)");
+}
+
+/* ---- the config group ------------------------------------------------------ */
+
+#define CFG_HEAD "alloclab: { version = 1; size_classes: { generate: { max_small = 32768; }; }; "
+
+Test(harden, config_group_sets_each_defence) {
+    alc_config_t cfg;
+    alc_error_t err = {{0}};
+    int rc = chk_load_config_text(CFG_HEAD "hardening: { check_free = true; canary = true; fill_free = false; "
+                                           "fill_malloc = \"pattern\"; }; };",
+                                  &cfg, &err);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert(cfg.hardening.check_free && cfg.hardening.canary && !cfg.hardening.fill_free);
+    cr_assert_eq(cfg.hardening.fill_malloc, ALC_FILL_PATTERN);
+    alc_config_t def;
+    alc_config_default(&def);
+    cr_assert(!def.hardening.check_free && !def.hardening.canary && !def.hardening.fill_free &&
+              def.hardening.fill_malloc == ALC_FILL_NONE, "the embedded default has a defence on");
+}
+
+Test(harden, config_bad_values_name_the_key) {
+    alc_config_t cfg;
+    alc_error_t err = {{0}};
+    cr_assert_lt(chk_load_config_text(CFG_HEAD "hardening: { fill_malloc = \"junk\"; }; };", &cfg, &err), 0);
+    cr_assert(strstr(err.msg, "alloclab.hardening.fill_malloc") && strstr(err.msg, ".cfg:1:"), "%s", err.msg);
+    cr_assert_lt(chk_load_config_text(CFG_HEAD "hardening: { canary = 1; }; };", &cfg, &err), 0);
+    cr_assert(strstr(err.msg, "alloclab.hardening.canary") && strstr(err.msg, "true or false"), "%s", err.msg);
+    cr_assert_lt(chk_load_config_text(CFG_HEAD "hardening: { guard = true; }; };", &cfg, &err), 0);
+    cr_assert(strstr(err.msg, "guard"), "%s", err.msg);
+}
