@@ -41,12 +41,19 @@ static uint64_t canary_for(const unsigned char *at) {
     return x ^ (x >> 29);
 }
 
-/* Bytes [from, to) of p all FREE_BYTE? */
+/* Bytes [from, to) of p all FREE_BYTE? A word at a time (from is a
+ * multiple of 8, blocks are whole words but for large blocks' tails). */
 static bool filled(const unsigned char *p, size_t from, size_t to) {
-    for (size_t i = from; i < to; i++)
-        if (p[i] != FREE_BYTE)
-            return false;
-    return true;
+    const uint64_t w = 0x0101010101010101ull * FREE_BYTE;
+    uint64_t diff = 0, v;
+    size_t i = from;
+    for (; i + 8 <= to; i += 8) {
+        memcpy(&v, p + i, sizeof v);
+        diff |= v ^ w;
+    }
+    for (; i < to; i++)
+        diff |= p[i] ^ (uint64_t)FREE_BYTE;
+    return diff == 0;
 }
 
 const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small) {

@@ -63,6 +63,10 @@ KEYS = {
     "heap.cache_idle_ms": ("heap.cache_idle_ms", int),
     "profile.rate": ("profile.rate", int),
     "stats.track_requested": ("stats.track_requested", bool),
+    "hardening.check_free": ("hardening.check_free", bool),
+    "hardening.canary": ("hardening.canary", bool),
+    "hardening.fill_free": ("hardening.fill_free", bool),
+    "hardening.fill_malloc": ("hardening.fill_malloc", str),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
