@@ -75,8 +75,9 @@ enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
 typedef struct alc_hardening {
     int check_free;    /* every free checked in full against its span: a second free anywhere */
     int canary;        /* 8 bytes after each block's requested end, checked on free and realloc */
-    int fill_free;     /* freed blocks filled with 0x5a, checked when handed out again */
+    int fill_free;     /* freed blocks zeroed, checked when handed out again */
     int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
+    size_t quarantine; /* bytes of freed blocks held back, zeroed, before reuse (0: none) */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -149,7 +149,7 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 
 /* alloclab.hardening: booleans, and fill_malloc "none", "zero" or "pattern". */
 static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
-    static const char *const keys[] = {"check_free", "canary", "fill_free", "fill_malloc", NULL};
+    static const char *const keys[] = {"check_free", "canary", "fill_free", "fill_malloc", "quarantine", NULL};
     static const char *const fills[] = {"none", "zero", "pattern"};
     config_setting_t *h;
     int rc;
@@ -165,6 +165,10 @@ static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_
         if (t)
             *flags[i] = config_setting_get_bool(t);
     }
+    long long q = (long long)cfg->hardening.quarantine;
+    if ((rc = get_int(L, h, "quarantine", "alloclab.hardening.quarantine", 0, (long long)1 << 40, &q)) < 0)
+        return rc;
+    cfg->hardening.quarantine = (size_t)q;
     const config_setting_t *f = config_setting_get_member(h, "fill_malloc");
     if (!f)
         return 0;

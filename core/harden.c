@@ -3,36 +3,64 @@
  * (start-up sets the tables so: sizeclass.c, cache.c). Each function says
  * what is wrong, or NULL; malloc.c names the block and stops the program.
  *
- *   canary       the 8 bytes after a block's requested end hold a value
- *                drawn from the process's secret and their address, so an
- *                overflow by one byte changes it; checked when the block
- *                is freed or reallocated. Blocks get 8 bytes more (a class
- *                up, a page more for large ones), and malloc_usable_size
- *                says what was asked for, so that no program writes there
- *                by right.
- *   fill_free    a freed small block is filled with 0x5a (but its first
- *                word, the free list's link), new spans too; handed out
- *                again, the fill must be whole, or someone wrote to freed
- *                memory. Reads after free see 0x5a5a...
+ *   canary       every byte after a block's requested end, to the end of
+ *                its object (at least 32 bytes: blocks get 32 more, a
+ *                class up or a page more), holds a value drawn from the
+ *                process's secret and the block's address, so an overflow
+ *                by one byte or by 32 changes it; checked when the block
+ *                is freed or reallocated, and malloc_usable_size says what
+ *                was asked for, so that no program writes there by right.
+ *   fill_free    a freed small block is zeroed (but its first word, the
+ *                free list's link, while it is on one), new spans too;
+ *                handed out again, it must still be zero, or someone wrote
+ *                to freed memory. Reads after free see zeros.
+ *   quarantine   freed blocks wait, zeroed, in a FIFO of at most that many
+ *                bytes before they can be handed out again: a second free
+ *                of a waiting block is caught at once, and a write to one
+ *                when it leaves (or at exit, for those still waiting).
  *   fill_malloc  new blocks zeroed or filled with 0xa5 (reads of memory
  *                never written see it).
  *   check_free   needs nothing here: every free takes the slow side, whose
  *                check of the block's first word finds a second free
  *                wherever the block waits. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 ALC_INTERNAL bool alc__hardened;
 ALC_INTERNAL size_t alc__canary_bytes;
 
-#define FREE_BYTE 0x5a
+#define FREE_BYTE 0
 #define MALLOC_BYTE 0xa5
+
+/* The quarantine: a ring of blocks, oldest at head, behind one lock. */
+typedef struct {
+    void *p;
+    size_t bytes;
+} qent_t;
+static struct {
+    alc_lock_t lock;
+    qent_t *ring;
+    uint32_t cap, head, n;
+    size_t bytes, limit;
+} Q = {.lock = ALC_LOCK_INIT};
+#define QUARANTINE_SLOTS 65536u
+
+static void check_quarantine_at_exit(void);
 
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
-    alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE;
+    alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
+                    h->quarantine;
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
+    Q.limit = h->quarantine;
+    if (Q.limit && !Q.ring && (Q.ring = alc__meta_alloc(QUARANTINE_SLOTS * sizeof *Q.ring)) != NULL) {
+        Q.cap = QUARANTINE_SLOTS;
+        atexit(check_quarantine_at_exit);
+    }
 }
 
 /* The canary at address at: the secret, mixed with the address. */
@@ -56,6 +84,30 @@ static bool filled(const unsigned char *p, size_t from, size_t to) {
     return diff == 0;
 }
 
+/* The canary's bytes [req, end) of block b: its value, word after word. */
+static void canary_write(unsigned char *b, size_t req, size_t end) {
+    uint64_t v = canary_for(b);
+    for (size_t i = req; i < end; i += sizeof v)
+        memcpy(b + i, &v, end - i < sizeof v ? end - i : sizeof v);
+}
+
+static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
+    uint64_t v = canary_for(b), diff = 0;
+    for (size_t i = req; i < end; i += sizeof v) {
+        size_t k = end - i < sizeof v ? end - i : sizeof v;
+        uint64_t seen = 0, want = 0;
+        memcpy(&seen, b + i, k);
+        memcpy(&want, &v, k);
+        diff |= seen ^ want;
+    }
+    return diff == 0;
+}
+
+/* Canaries end at the object's end, or for large blocks a page past the request at most. */
+static size_t canary_end(size_t req, size_t usable) {
+    return usable - req > 4096 ? req + 4096 : usable;
+}
+
 const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small) {
     const alc_hardening_t *h = &alc__config.hardening;
     unsigned char *b = p;
@@ -64,30 +116,70 @@ const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small) {
         return "write after free: a freed block was written to before it was handed out again";
     if (h->fill_malloc != ALC_FILL_NONE)
         memset(b, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
-    if (h->canary) {
-        uint64_t v = canary_for(b + req);
-        memcpy(b + req, &v, sizeof v);
-    }
+    if (h->canary)
+        canary_write(b, req, canary_end(req, usable));
     return NULL;
 }
 
-const char *alc__harden_check(const void *p, size_t req) {
-    if (!alc__config.hardening.canary)
+const char *alc__harden_check(const void *p, size_t req, size_t usable) {
+    if (!alc__config.hardening.canary || canary_intact(p, req, canary_end(req, usable)))
         return NULL;
-    const unsigned char *b = p;
-    uint64_t v = canary_for(b + req), seen;
-    memcpy(&seen, b + req, sizeof seen);
-    return seen == v ? NULL : "heap overflow: the bytes after the block were overwritten";
+    return "heap overflow: the bytes after the block were overwritten";
 }
 
 const char *alc__harden_free(void *p, size_t req, size_t usable, bool small) {
-    const char *bad = alc__harden_check(p, req);
+    const char *bad = alc__harden_check(p, req, usable);
     if (bad)
         return bad;
-    if (alc__config.hardening.fill_free)
-        memset(p, FREE_BYTE, small ? usable : req);
+    if (alc__config.hardening.fill_free || Q.limit)
+        memset(p, FREE_BYTE, small ? usable : canary_end(req, usable));
     return NULL;
 }
+
+void alc__harden_fatal(const char *what, const void *p, size_t bytes) {
+    char buf[224];
+    int n = snprintf(buf, sizeof buf, "alloclab: %s (address %p, block of %zu bytes)\n", what, p, bytes);
+    if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
+        /* nothing more can be said */
+    }
+    abort();
+}
+
+bool alc__quarantine_on(void) { return Q.ring != NULL; }
+
+/* A block that left the quarantine: still as zeroed as it went in? */
+static void check_left(const qent_t *e) {
+    if (!filled(e->p, 0, e->bytes))
+        alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
+}
+
+void *alc__quarantine_put(void *p, size_t bytes) {
+    alc_lock(&Q.lock);
+    Q.ring[(Q.head + Q.n) % Q.cap] = (qent_t){p, bytes};
+    Q.n++;
+    Q.bytes += bytes;
+    void *out = NULL;
+    if (Q.bytes > Q.limit || Q.n == Q.cap) {
+        qent_t e = Q.ring[Q.head];
+        Q.head = (Q.head + 1) % Q.cap;
+        Q.n--;
+        Q.bytes -= e.bytes;
+        check_left(&e);
+        out = e.p;
+    }
+    alc_unlock(&Q.lock);
+    return out;
+}
+
+static void check_quarantine_at_exit(void) {
+    alc_lock(&Q.lock);
+    for (uint32_t i = 0; i < Q.n; i++)
+        check_left(&Q.ring[(Q.head + i) % Q.cap]);
+    alc_unlock(&Q.lock);
+}
+
+void alc__quarantine_lock(void) { alc_lock(&Q.lock); }
+void alc__quarantine_unlock(void) { alc_unlock(&Q.lock); }
 
 void alc__harden_span(alc_span_t *s) {
     if (alc__config.hardening.fill_free)

@@ -298,7 +298,8 @@ ALC_INTERNAL int alc__policy_load(const char *name, unsigned kind, const config_
 ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size_t len);
 
 /* ---- harden.c: the hardening group's defences, on the slow sides ---- */
-#define ALC_CANARY_BYTES 8
+#define ALC_CANARY_BYTES 32
+#define ALC_QUARANTINED UINT32_MAX   /* a small block's tracked size while it waits in quarantine */
 extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
@@ -306,7 +307,16 @@ ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
  * usable bytes in all), or NULL. A block handed out: */
 ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small);
 /* Its canary intact (realloc)? */
-ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req);
+ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable);
+/* The quarantine (hardening.quarantine bytes): on? Puts a freed, zeroed
+ * block of bytes in; returns the block that left to make room (checked
+ * still zero), which is then freed for real, or NULL. */
+ALC_INTERNAL bool alc__quarantine_on(void);
+ALC_INTERNAL void *alc__quarantine_put(void *p, size_t bytes);
+ALC_INTERNAL void alc__quarantine_lock(void);   /* fork */
+ALC_INTERNAL void alc__quarantine_unlock(void);
+/* A misuse found in a block: the message, its address and size, abort (malloc.c). */
+ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, size_t bytes);
 /* A block freed (before it joins a list): */
 ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small);
 /* A new span of a class (central.c): filled as freed memory is. */

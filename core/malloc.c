@@ -125,15 +125,7 @@ void alc__fatal_pointer(const char *what, const void *p) {
     abort();
 }
 
-/* A misuse of a known block: what, its address and the bytes it was asked for. */
-static _Noreturn void fatal_block(const char *what, const void *p, size_t bytes) {
-    char buf[224];
-    int n = snprintf(buf, sizeof buf, "alloclab: %s (address %p, block of %zu bytes)\n", what, p, bytes);
-    if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0) {
-        /* nothing more can be said */
-    }
-    abort();
-}
+#define fatal_block alc__harden_fatal   /* a misuse of a known block (harden.c) */
 
 /* ---- start-up and fork ------------------------------------------------ */
 
@@ -143,6 +135,7 @@ static _Noreturn void fatal_block(const char *what, const void *p, size_t bytes)
  * while another forks. */
 static void atfork_prepare(void) {
     alc__profile_lock();
+    alc__quarantine_lock();
     pthread_mutex_lock(&start_lock);
     alc__cache_registry_lock();
     alc__central_lock_all();
@@ -156,6 +149,7 @@ static void atfork_parent(void) {
     alc__central_unlock_all();
     alc__cache_registry_unlock();
     pthread_mutex_unlock(&start_lock);
+    alc__quarantine_unlock();
     alc__profile_unlock();
 }
 
@@ -772,6 +766,13 @@ static bool is_link(const alc_span_t *s, uintptr_t w) {
     return t && t->kind == ALC_SPAN_SMALL && t->cls == s->cls && starts_object(t, (const void *)d);
 }
 
+/* The bytes of the block at p (in span s), from p to its end. */
+static size_t block_bytes(const alc_span_t *s, const void *p) {
+    if (s->kind == ALC_SPAN_LARGE)
+        return s->start + (s->npages << alc__page_shift) - (uintptr_t)p;
+    return s->elemsize;
+}
+
 /* The defences' checks and fills of a block being freed. */
 static void harden_free(void *p, size_t req, size_t usable, bool small) {
     const char *bad = alc__harden_free(p, req, usable, small);
@@ -788,19 +789,86 @@ static size_t requested_of(const alc_span_t *s, const void *p) {
     return s->req ? s->req[idx] : s->elemsize;
 }
 
+#define QUARANTINED_LARGE SIZE_MAX   /* a large block's requested size while in quarantine */
+static const char double_free_quarantined[] = "free(): double free (the block waits in quarantine)";
+
+static void release_block(void *p);
+
+/* A large block whose defences are satisfied: to the quarantine, whose
+ * oldest block is then freed for real, or straight back to the heap. */
 static void free_large(alc_span_t *s, void *p) {
     if ((uintptr_t)p != s->start)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
-    if (ALC_UNLIKELY(alc__hardened))
-        harden_free(p, s->requested, s->npages << alc__page_shift, false);
+    if (ALC_UNLIKELY(alc__hardened)) {
+        if (s->requested == QUARANTINED_LARGE)
+            fatal_block(double_free_quarantined, p, block_bytes(s, p));
+        harden_free(p, s->requested, block_bytes(s, p), false);
+    }
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
         alc__profile_forget(s, p);
     uint64_t bytes = s->npages << alc__page_shift;
     atomic_fetch_sub(&large_live, 1);
     atomic_fetch_sub(&large_bytes, bytes);
     atomic_fetch_sub(&large_requested, s->requested);
+    if (ALC_UNLIKELY(alc__quarantine_on())) {
+        size_t zeroed = s->requested + 4096 < block_bytes(s, p) ? s->requested + 4096 : block_bytes(s, p);
+        s->requested = QUARANTINED_LARGE;
+        if ((p = alc__quarantine_put(p, zeroed)) != NULL)
+            release_block(p);
+        return;
+    }
     alc__heap_free(s);
     alc__scavenger_poke();
+}
+
+/* A small block freed: quarantined (its tracked size marks it), then the
+ * block that left the quarantine, if any, goes on. */
+static void *quarantine_small(alc_span_t *s, void *p) {
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    s->req[idx] = ALC_QUARANTINED;
+    return alc__quarantine_put(p, s->elemsize);
+}
+
+/* A block out of quarantine, freed for real: to this thread's list, or the heap. */
+static void release_block(void *p) {
+    alc_span_t *s = alc__pagemap_lookup(p);
+    if (s->kind == ALC_SPAN_LARGE) {
+        alc__heap_free(s);
+        alc__scavenger_poke();
+        return;
+    }
+    alc_cache_t *c = alc__cache_real();
+    if (c)
+        alc__cache_push(c, s->cls, p);
+}
+
+/* A small object freed on the slow side: checked, then onto the thread's list. */
+static void free_small(alc_span_t *s, void *p) {
+    if (!starts_object(s, p))
+        alc__fatal_pointer("free(): pointer is not the start of a block", p);
+    if (is_link(s, ((const alc_freeobj_t *)p)->link))
+        fatal_block("free(): double free", p, s->elemsize);
+    if (ALC_UNLIKELY(alc__hardened)) {
+        size_t req = requested_of(s, p);
+        if (req == ALC_QUARANTINED)
+            fatal_block(double_free_quarantined, p, s->elemsize);
+        harden_free(p, req, s->elemsize, true);
+    }
+    /* A sampled object's frame has no class in the page map (profile.c). */
+    if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
+        !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
+        alc__profile_forget(s, p);
+    alc_cache_t *c = alc__cache_real();
+    if (!c)
+        return;   /* out of memory for a cache: the object stays out of use */
+    if (s->req)
+        track_free(c, s, p);
+    if (ALC_UNLIKELY(alc__quarantine_on())) {
+        if ((p = quarantine_small(s, p)) != NULL)
+            release_block(p);
+        return;
+    }
+    alc__cache_push(c, s->cls, p);
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
@@ -809,25 +877,9 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
     if (!s)
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
     switch (s->kind) {
-    case ALC_SPAN_SMALL: {
-        if (!starts_object(s, p))
-            alc__fatal_pointer("free(): pointer is not the start of a block", p);
-        if (is_link(s, ((const alc_freeobj_t *)p)->link))
-            fatal_block("free(): double free", p, s->elemsize);
-        /* A sampled object's frame has no class in the page map (profile.c). */
-        if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
-            !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
-            alc__profile_forget(s, p);
-        alc_cache_t *c = alc__cache_real();
-        if (!c)
-            return;   /* out of memory for a cache: the object stays out of use */
-        if (s->req)
-            track_free(c, s, p);
-        if (ALC_UNLIKELY(alc__hardened))
-            harden_free(p, requested_of(s, p), s->elemsize, true);
-        alc__cache_push(c, s->cls, p);
+    case ALC_SPAN_SMALL:
+        free_small(s, p);
         return;
-    }
     case ALC_SPAN_TINY:
         free_tiny(s, p);
         return;
@@ -905,7 +957,7 @@ void *alc_realloc(void *p, size_t size) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (ALC_UNLIKELY(alc__hardened)) {
         /* Always moves: the old block's canary is checked as it is freed. */
-        const char *bad = alc__harden_check(p, old);
+        const char *bad = alc__harden_check(p, old, block_bytes(s, p));
         if (bad)
             fatal_block(bad, p, old);
         s = NULL;

@@ -63,6 +63,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.canary", "%s", c->hardening.canary ? "true" : "false");
     CFG("hardening.fill_free", "%s", c->hardening.fill_free ? "true" : "false");
     CFG("hardening.fill_malloc", "%s", fills[c->hardening.fill_malloc % 3]);
+    CFG("hardening.quarantine", "%zu", c->hardening.quarantine);
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -53,6 +53,11 @@ static void overflow_then_free(void *p) {
     alc_free(p);
 }
 
+static void overflow_32_then_free(void *p) {
+    ((char *)p)[24 + 31] ^= 'A';   /* 32 bytes past it */
+    alc_free(p);
+}
+
 static void overflow_then_realloc(void *p) {
     ((char *)p)[24] = 'x';
     if (!alc_realloc(p, 4000))
@@ -67,6 +72,12 @@ static void large_overflow_then_free(void *p) {
 Test(harden, canary_catches_one_byte_overflow_on_free) {
     start_hardened(canary_on);
     misuse_t m = {overflow_then_free, alc_malloc(24), 24};
+    expect_stopped(&m, "heap overflow");
+}
+
+Test(harden, canary_catches_32_byte_overflow_on_free) {
+    start_hardened(canary_on);
+    misuse_t m = {overflow_32_then_free, alc_malloc(24), 24};
     expect_stopped(&m, "heap overflow");
 }
 
@@ -133,14 +144,14 @@ Test(harden, write_after_free_unseen_without_fill) {
     expect_unseen(&m, "a write after free");
 }
 
-/* Freed memory reads as 0x5a past its first word (the list's link). */
-Test(harden, fill_free_reads_after_free_see_the_fill) {
+/* Freed memory reads as zero past its first word (the list's link). */
+Test(harden, fill_free_reads_after_free_see_zeros) {
     start_hardened(fill_free_on);
     unsigned char *p = alc_malloc(200), *keep = alc_malloc(200);
     cr_assert(p && keep);
-    memset(p, 0, 200);
+    memset(p, 0x77, 200);
     alc_free(p);
-    cr_assert_eq(chk_first_not(p + 8, 192, 0x5a), 192, "freed block not filled with 0x5a");
+    cr_assert_eq(chk_first_not(p + 8, 192, 0), 192, "freed block not zeroed");
     alc_free(keep);
 }
 
@@ -219,4 +230,70 @@ Test(harden, config_bad_values_name_the_key) {
     cr_assert(strstr(err.msg, "alloclab.hardening.canary") && strstr(err.msg, "true or false"), "%s", err.msg);
     cr_assert_lt(chk_load_config_text(CFG_HEAD "hardening: { guard = true; }; };", &cfg, &err), 0);
     cr_assert(strstr(err.msg, "guard"), "%s", err.msg);
+}
+
+/* ---- quarantine: freed blocks wait before reuse ---------------------------- */
+
+static const alc_hardening_t quarantine_on = {.quarantine = 1 << 20};
+
+Test(harden, quarantine_delays_reuse_and_zeroes) {
+    start_hardened(quarantine_on);
+    for (size_t size = 16; size <= 200000; size *= 5) {
+        unsigned char *p = alc_malloc(size);
+        cr_assert_not_null(p);
+        memset(p, 'A', size);
+        alc_free(p);
+        cr_assert_eq(chk_first_not(p, size < 4096 ? size : 4096, 0), size < 4096 ? size : 4096,
+                     "a %zu-byte block in quarantine is not zero", size);
+        void *q = alc_malloc(size);
+        cr_assert(q && q != p, "a %zu-byte block was handed out again straight after its free", size);
+        alc_free(q);
+    }
+}
+
+Test(harden, reuse_is_immediate_without_quarantine) {
+    start_hardened(none);
+    void *p = alc_malloc(64);
+    alc_free(p);
+    cr_assert_eq(alc_malloc(64), p, "LIFO reuse expected on the default");
+}
+
+static void double_free_in_quarantine(void *p) {
+    void *q = alc_malloc(64);
+    alc_free(p);
+    alc_free(q);
+    alc_free(p);
+}
+
+Test(harden, quarantine_catches_double_free_at_the_free) {
+    start_hardened(quarantine_on);
+    misuse_t m = {double_free_in_quarantine, alc_malloc(64), 64};
+    expect_stopped(&m, "double free (the block waits in quarantine)");
+}
+
+/* A write to a waiting block, then enough frees to push it out. */
+static void write_then_evict(void *p) {
+    alc_free(p);
+    ((char *)p)[10] = 'w';
+    for (int i = 0; i < 40000; i++)
+        alc_free(alc_malloc(64));
+}
+
+Test(harden, quarantine_catches_write_after_free_on_leaving) {
+    start_hardened(quarantine_on);
+    misuse_t m = {write_then_evict, alc_malloc(64), 64};
+    expect_stopped(&m, "write after free: a block in quarantine was written to");
+}
+
+/* The block still waits when the program ends: checked at exit. */
+static void write_then_exit(void *p) {
+    alc_free(p);
+    ((char *)p)[10] = 'w';
+    exit(0);
+}
+
+Test(harden, quarantine_checked_at_exit) {
+    start_hardened(quarantine_on);
+    misuse_t m = {write_then_exit, alc_malloc(64), 64};
+    expect_stopped(&m, "write after free: a block in quarantine was written to");
 }

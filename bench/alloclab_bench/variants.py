@@ -67,6 +67,7 @@ KEYS = {
     "hardening.canary": ("hardening.canary", bool),
     "hardening.fill_free": ("hardening.fill_free", bool),
     "hardening.fill_malloc": ("hardening.fill_malloc", str),
+    "hardening.quarantine": ("hardening.quarantine", int),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
