@@ -189,7 +189,9 @@ ALC_API void alc_stats_write_kv(FILE *out);
 
 /* Returns every cached object of the calling thread to its span, empties
  * the transfer caches (batches waiting between threads) the same way, and
- * hands central's spare empty spans (all but one per class) to the heap. */
+ * hands central's spare empty spans (all but one per class) to the heap.
+ * Blocks waiting in the quarantine (hardening.quarantine) are checked and
+ * freed for real first. */
 ALC_API void alc_thread_flush(void);
 
 /* Writes the heap profile (sampled allocations with their stacks, in

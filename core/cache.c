@@ -358,9 +358,7 @@ static void thread_exit(void *arg) {
     ALC_SLOW_LEAVE();
 }
 
-void alc_thread_flush(void) {
-    if (!atomic_load_explicit(&alc__started, memory_order_acquire))
-        return;   /* nothing was ever allocated */
+void alc__cache_thread_flush(void) {
     alc_cache_t *c = alc__tls_cache;
     if (c->is_real)
         alc__cache_flush_all(c, false);

@@ -153,20 +153,31 @@ static void check_left(const qent_t *e) {
         alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
 }
 
+/* The oldest block out of the ring, checked (lock held; Q.n > 0). */
+static void *oldest_out(void) {
+    qent_t e = Q.ring[Q.head];
+    Q.head = (Q.head + 1) % Q.cap;
+    Q.n--;
+    Q.bytes -= e.bytes;
+    check_left(&e);
+    return e.p;
+}
+
 void *alc__quarantine_put(void *p, size_t bytes) {
     alc_lock(&Q.lock);
     Q.ring[(Q.head + Q.n) % Q.cap] = (qent_t){p, bytes};
     Q.n++;
     Q.bytes += bytes;
-    void *out = NULL;
-    if (Q.bytes > Q.limit || Q.n == Q.cap) {
-        qent_t e = Q.ring[Q.head];
-        Q.head = (Q.head + 1) % Q.cap;
-        Q.n--;
-        Q.bytes -= e.bytes;
-        check_left(&e);
-        out = e.p;
-    }
+    void *out = Q.bytes > Q.limit || Q.n == Q.cap ? oldest_out() : NULL;
+    alc_unlock(&Q.lock);
+    return out;
+}
+
+void *alc__quarantine_take(void) {
+    if (!Q.ring)
+        return NULL;
+    alc_lock(&Q.lock);
+    void *out = Q.n ? oldest_out() : NULL;
     alc_unlock(&Q.lock);
     return out;
 }

@@ -227,6 +227,8 @@ ALC_INTERNAL alc_cache_t *alc__cache_real(void);
 ALC_INTERNAL void alc__cache_push(alc_cache_t *c, unsigned cls, void *p);
 /* Pops list cls (NULL when empty) on a slow path; the link is not cleared. */
 ALC_INTERNAL void *alc__cache_pop(alc_cache_t *c, unsigned cls);
+/* alc_thread_flush's part: the calling thread's lists, and what waits in central. */
+ALC_INTERNAL void alc__cache_thread_flush(void);
 ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
 ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
 ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c, bool pass);
@@ -313,6 +315,7 @@ ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usa
  * still zero), which is then freed for real, or NULL. */
 ALC_INTERNAL bool alc__quarantine_on(void);
 ALC_INTERNAL void *alc__quarantine_put(void *p, size_t bytes);
+ALC_INTERNAL void *alc__quarantine_take(void);   /* the oldest block, checked; NULL: empty */
 ALC_INTERNAL void alc__quarantine_lock(void);   /* fork */
 ALC_INTERNAL void alc__quarantine_unlock(void);
 /* A misuse found in a block: the message, its address and size, abort (malloc.c). */

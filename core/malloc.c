@@ -1109,8 +1109,24 @@ void *alc_pvalloc(size_t size) {
     return aligned(ps, size ? (size + ps - 1) & ~(ps - 1) : ps);
 }
 
+/* Blocks waiting in quarantine freed for real: a flush or a release hands
+ * back everything the program does not hold. */
+static void drain_quarantine(void) {
+    void *p;
+    while ((p = alc__quarantine_take()) != NULL)
+        release_block(p);
+}
+
+void alc_thread_flush(void) {
+    if (!atomic_load_explicit(&alc__started, memory_order_acquire))
+        return;   /* nothing was ever allocated */
+    drain_quarantine();
+    alc__cache_thread_flush();
+}
+
 void alc_release_free_memory(void) {
     alc__ensure_started();
+    drain_quarantine();
     alc__central_drain();
     alc__heap_release(0);
 }
