@@ -3,11 +3,10 @@
  * (start-up sets the tables so: sizeclass.c, cache.c). Each function says
  * what is wrong, or NULL; malloc.c names the block and stops the program.
  *
- *   canary       every byte after a block's requested end, to the end of
- *                its object (at least 32 bytes: blocks get 32 more, a
- *                class up or a page more), holds a value drawn from the
- *                process's secret and the block's address, so an overflow
- *                by one byte or by 32 changes it; checked when the block
+ *   canary       the 32 bytes after a block's requested end (blocks get
+ *                32 more, a class up or a page more) hold a value drawn
+ *                from the process's secret and the block's address, so an
+ *                overflow by one byte or by 32 changes it; checked when the block
  *                is freed or reallocated, and malloc_usable_size says what
  *                was asked for, so that no program writes there by right.
  *   fill_free    a freed small block is zeroed (but its first word, the
@@ -103,9 +102,9 @@ static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
     return diff == 0;
 }
 
-/* Canaries end at the object's end, or for large blocks a page past the request at most. */
+/* Canaries cover ALC_CANARY_BYTES after the request (every block has room for them). */
 static size_t canary_end(size_t req, size_t usable) {
-    return usable - req > 4096 ? req + 4096 : usable;
+    return usable - req > ALC_CANARY_BYTES ? req + ALC_CANARY_BYTES : usable;
 }
 
 const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small) {

@@ -811,7 +811,8 @@ static void free_large(alc_span_t *s, void *p) {
     atomic_fetch_sub(&large_bytes, bytes);
     atomic_fetch_sub(&large_requested, s->requested);
     if (ALC_UNLIKELY(alc__quarantine_on())) {
-        size_t zeroed = s->requested + 4096 < block_bytes(s, p) ? s->requested + 4096 : block_bytes(s, p);
+        size_t zeroed = s->requested + ALC_CANARY_BYTES < block_bytes(s, p) ? s->requested + ALC_CANARY_BYTES
+                                                                             : block_bytes(s, p);
         s->requested = QUARANTINED_LARGE;
         if ((p = alc__quarantine_put(p, zeroed)) != NULL)
             release_block(p);
