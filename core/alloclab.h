@@ -78,6 +78,7 @@ typedef struct alc_hardening {
     int fill_free;     /* freed blocks zeroed, checked when handed out again */
     int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
     size_t quarantine; /* bytes of freed blocks held back, zeroed, before reuse (0: none) */
+    int zero_size;     /* malloc(0) points into an inaccessible region: any access faults */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -19,10 +19,16 @@
  *                when it leaves (or at exit, for those still waiting).
  *   fill_malloc  new blocks zeroed or filled with 0xa5 (reads of memory
  *                never written see it).
+ *   zero_size    malloc(0) returns a distinct address in a region mapped
+ *                with no access (1 GiB reserved, 16 bytes a request), so
+ *                a read or write of a zero-size block faults at once; free
+ *                and realloc know the region. Past 2^26 such blocks,
+ *                malloc(0) gets ordinary ones.
  *   check_free   needs nothing here: every free takes the slow side, whose
  *                check of the block's first word finds a second free
  *                wherever the block waits. */
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,10 +56,35 @@ static struct {
 
 static void check_quarantine_at_exit(void);
 
+/* zero_size's region: reserved at start-up, bumped 16 bytes a block. */
+#define ZERO_REGION ((size_t)1 << 30)
+static uintptr_t zero_lo, zero_hi;
+static _Atomic uintptr_t zero_next;
+
+static void zero_region_init(void) {
+    void *r = mmap(NULL, ZERO_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return;   /* malloc(0) then gets ordinary blocks */
+    zero_lo = (uintptr_t)r;
+    zero_hi = zero_lo + ZERO_REGION;
+    atomic_store(&zero_next, zero_lo);
+}
+
+void *alc__harden_zero_alloc(void) {
+    if (!zero_lo)
+        return NULL;
+    uintptr_t p = atomic_fetch_add_explicit(&zero_next, 16, memory_order_relaxed);
+    return p < zero_hi ? (void *)p : NULL;
+}
+
+bool alc__harden_is_zero(const void *p) { return (uintptr_t)p - zero_lo < ZERO_REGION && zero_lo; }
+
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
     alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
-                    h->quarantine;
+                    h->quarantine || h->zero_size;
+    if (h->zero_size && !zero_lo)
+        zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
     Q.limit = h->quarantine;
     if (Q.limit && !Q.ring && (Q.ring = alc__meta_alloc(QUARANTINE_SLOTS * sizeof *Q.ring)) != NULL) {

@@ -316,6 +316,10 @@ ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usa
 ALC_INTERNAL bool alc__quarantine_on(void);
 ALC_INTERNAL void *alc__quarantine_put(void *p, size_t bytes);
 ALC_INTERNAL void *alc__quarantine_take(void);   /* the oldest block, checked; NULL: empty */
+/* zero_size: a block for malloc(0) in the inaccessible region (NULL: none
+ * left, or the defence off), and whether p is one. */
+ALC_INTERNAL void *alc__harden_zero_alloc(void);
+ALC_INTERNAL bool alc__harden_is_zero(const void *p);
 ALC_INTERNAL void alc__quarantine_lock(void);   /* fork */
 ALC_INTERNAL void alc__quarantine_unlock(void);
 /* A misuse found in a block: the message, its address and size, abort (malloc.c). */

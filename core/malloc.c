@@ -537,6 +537,11 @@ static void *malloc_any(size_t size) {
         return sbrk_alloc(size, 16);
     if (size + alc__canary_bytes > alc__max_small)
         return large_alloc(size, 0, size);
+    if (ALC_UNLIKELY(size == 0 && alc__hardened)) {
+        void *z = alc__harden_zero_alloc();
+        if (z)
+            return z;
+    }
     alc_cache_t *c = alc__tls_cache;
     if (!c->is_real) {
         if (!alc__cache_real()) {
@@ -873,7 +878,7 @@ static void free_small(alc_span_t *s, void *p) {
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
-    if (!p || alc__config.sbrk || from_boot(p))
+    if (!p || alc__config.sbrk || from_boot(p) || (!s && alc__harden_is_zero(p)))
         return;
     if (!s)
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
@@ -900,6 +905,8 @@ size_t alc_usable_size(const void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (!s && (alc__config.sbrk || from_boot(p)))
         return ((const size_t *)p)[-1];
+    if (!s && alc__harden_is_zero(p))
+        return 0;
     if (!s)
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
     if (ALC_UNLIKELY(alc__canary_bytes) && s->kind != ALC_SPAN_TINY && s->kind != ALC_SPAN_FREE)
@@ -956,7 +963,7 @@ void *alc_realloc(void *p, size_t size) {
     }
     size_t old = alc_usable_size(p);
     alc_span_t *s = alc__pagemap_lookup(p);
-    if (ALC_UNLIKELY(alc__hardened)) {
+    if (ALC_UNLIKELY(alc__hardened) && s) {
         /* Always moves: the old block's canary is checked as it is freed. */
         const char *bad = alc__harden_check(p, old, block_bytes(s, p));
         if (bad)

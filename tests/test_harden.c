@@ -297,3 +297,40 @@ Test(harden, quarantine_checked_at_exit) {
     misuse_t m = {write_then_exit, alc_malloc(64), 64};
     expect_stopped(&m, "write after free: a block in quarantine was written to");
 }
+
+/* ---- zero_size: malloc(0) is no memory ------------------------------------- */
+
+static const alc_hardening_t zero_size_on = {.zero_size = 1};
+
+Test(harden, zero_size_blocks_fault_on_read, .signal = SIGSEGV) {
+    start_hardened(zero_size_on);
+    volatile char *p = alc_malloc(0);
+    cr_assert_not_null((void *)p);
+    char c = *p;   /* faults */
+    (void)c;
+}
+
+Test(harden, zero_size_blocks_are_distinct_and_freed_quietly) {
+    start_hardened(zero_size_on);
+    void *a = alc_malloc(0), *b = alc_malloc(0);
+    cr_assert(a && b && a != b);
+    cr_assert_eq(alc_usable_size(a), 0);
+    char *c = alc_realloc(a, 100);
+    cr_assert_not_null(c);
+    memset(c, 1, 100);
+    cr_assert_geq(alc_usable_size(c), 100);
+    alc_free(c);
+    alc_free(b);
+    alc_free(alc_calloc(0, 16));
+}
+
+/* Off: malloc(0) is a real (smallest) block, readable. */
+Test(harden, zero_size_blocks_readable_without_the_defence) {
+    start_hardened(none);
+    volatile char *p = alc_malloc(0);
+    cr_assert_not_null((void *)p);
+    char c = *p;
+    (void)c;
+    cr_assert_geq(alc_usable_size((void *)p), 1);
+    alc_free((void *)p);
+}

@@ -68,6 +68,7 @@ KEYS = {
     "hardening.fill_free": ("hardening.fill_free", bool),
     "hardening.fill_malloc": ("hardening.fill_malloc", str),
     "hardening.quarantine": ("hardening.quarantine", int),
+    "hardening.zero_size": ("hardening.zero_size", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
