@@ -77,7 +77,11 @@ void *alc__harden_zero_alloc(void) {
     return p < zero_hi ? (void *)p : NULL;
 }
 
-bool alc__harden_is_zero(const void *p) { return (uintptr_t)p - zero_lo < ZERO_REGION && zero_lo; }
+/* One of the region's blocks handed out so far: below the bump, on a 16-byte step. */
+bool alc__harden_is_zero(const void *p) {
+    uintptr_t used = atomic_load_explicit(&zero_next, memory_order_relaxed) - zero_lo;
+    return zero_lo && (uintptr_t)p - zero_lo < used && ((uintptr_t)p & 15) == 0;
+}
 
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;

@@ -324,6 +324,18 @@ Test(harden, zero_size_blocks_are_distinct_and_freed_quietly) {
     alc_free(alc_calloc(0, 16));
 }
 
+/* A pointer into the region that malloc(0) never returned is foreign. */
+static void free_past_zero_blocks(void *p) { alc_free((char *)p + 4096); }
+
+Test(harden, zero_size_region_is_no_licence_to_free) {
+    start_hardened(zero_size_on);
+    void *z = alc_malloc(0);
+    char err[512];
+    int status = chk_run_child(free_past_zero_blocks, z, err, sizeof err);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, "not allocated by alloclab"),
+              "free(malloc(0) + 4096) passed; stderr: %s", err);
+}
+
 /* Off: malloc(0) is a real (smallest) block, readable. */
 Test(harden, zero_size_blocks_readable_without_the_defence) {
     start_hardened(none);
