@@ -6,7 +6,9 @@
  *   canary       the 32 bytes after a block's requested end (blocks get
  *                32 more, a class up or a page more) hold a value drawn
  *                from the process's secret and the block's address, so an
- *                overflow by one byte or by 32 changes it; checked when the block
+ *                overflow by one byte or by 32 changes it; so do the 32
+ *                bytes before it (underflows), but for blocks of
+ *                memalign and kin, which start where their object does; checked when the block
  *                is freed or reallocated, and malloc_usable_size says what
  *                was asked for, so that no program writes there by right.
  *   fill_free    a freed small block is zeroed (but its first word, the
@@ -36,7 +38,7 @@
 #include "internal.h"
 
 ALC_INTERNAL bool alc__hardened;
-ALC_INTERNAL size_t alc__canary_bytes;
+ALC_INTERNAL size_t alc__canary_bytes, alc__front_bytes;
 
 #define FREE_BYTE 0
 #define MALLOC_BYTE 0xa5
@@ -90,6 +92,7 @@ void alc__harden_init(const alc_config_t *cfg) {
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
+    alc__front_bytes = h->canary ? ALC_FRONT_BYTES : 0;
     Q.limit = h->quarantine;
     if (Q.limit && !Q.ring && (Q.ring = alc__meta_alloc(QUARANTINE_SLOTS * sizeof *Q.ring)) != NULL) {
         Q.cap = QUARANTINE_SLOTS;
@@ -142,31 +145,41 @@ static size_t canary_end(size_t req, size_t usable) {
     return usable - req > ALC_CANARY_BYTES ? req + ALC_CANARY_BYTES : usable;
 }
 
-const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small) {
+size_t alc__harden_used(size_t front, size_t req, size_t usable) {
+    return front + canary_end(req, usable - front);
+}
+
+const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front) {
     const alc_hardening_t *h = &alc__config.hardening;
     unsigned char *b = p;
     /* The link (the first word) was zeroed when the block left its list. */
     if (h->fill_free && small && !filled(b, sizeof(uintptr_t), usable))
         return "write after free: a freed block was written to before it was handed out again";
     if (h->fill_malloc != ALC_FILL_NONE)
-        memset(b, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
-    if (h->canary)
-        canary_write(b, req, canary_end(req, usable));
+        memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
+    if (h->canary) {
+        canary_write(b, 0, front);
+        canary_write(b, front + req, alc__harden_used(front, req, usable));
+    }
     return NULL;
 }
 
-const char *alc__harden_check(const void *p, size_t req, size_t usable) {
-    if (!alc__config.hardening.canary || canary_intact(p, req, canary_end(req, usable)))
+const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t front) {
+    if (!alc__config.hardening.canary)
         return NULL;
-    return "heap overflow: the bytes after the block were overwritten";
+    if (!canary_intact(p, 0, front))
+        return "heap underflow: the bytes before the block were overwritten";
+    if (!canary_intact(p, front + req, alc__harden_used(front, req, usable)))
+        return "heap overflow: the bytes after the block were overwritten";
+    return NULL;
 }
 
-const char *alc__harden_free(void *p, size_t req, size_t usable, bool small) {
-    const char *bad = alc__harden_check(p, req, usable);
+const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front) {
+    const char *bad = alc__harden_check(p, req, usable, front);
     if (bad)
         return bad;
     if (alc__config.hardening.fill_free || Q.limit)
-        memset(p, FREE_BYTE, small ? usable : canary_end(req, usable));
+        memset(p, FREE_BYTE, small ? usable : alc__harden_used(front, req, usable));
     return NULL;
 }
 

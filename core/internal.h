@@ -301,15 +301,20 @@ ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size
 
 /* ---- harden.c: the hardening group's defences, on the slow sides ---- */
 #define ALC_CANARY_BYTES 32
+#define ALC_FRONT_BYTES 32   /* canary before a block (malloc's, not memalign's); keeps 16-byte alignment */
 #define ALC_QUARANTINED UINT32_MAX   /* a small block's tracked size while it waits in quarantine */
 extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
+extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it (the block then starts that far in) */
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
-/* Each returns what is wrong with the block at p (req bytes asked for,
- * usable bytes in all), or NULL. A block handed out: */
-ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small);
-/* Its canary intact (realloc)? */
-ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable);
+/* Each returns what is wrong with the block whose object starts at p (the
+ * program's bytes start front bytes in: req bytes asked for, usable bytes
+ * in the object), or NULL. A block handed out: */
+ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front);
+/* Its canaries intact (realloc)? */
+ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t front);
+/* The bytes of an object a block's canaries reach: what a free zeroes. */
+ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
 /* The quarantine (hardening.quarantine bytes): on? Puts a freed, zeroed
  * block of bytes in; returns the block that left to make room (checked
  * still zero), which is then freed for real, or NULL. */
@@ -325,7 +330,7 @@ ALC_INTERNAL void alc__quarantine_unlock(void);
 /* A misuse found in a block: the message, its address and size, abort (malloc.c). */
 ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, size_t bytes);
 /* A block freed (before it joins a list): */
-ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small);
+ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front);
 /* A new span of a class (central.c): filled as freed memory is. */
 ALC_INTERNAL void alc__harden_span(alc_span_t *s);
 

@@ -392,8 +392,10 @@ empty:
 }
 
 /* An object of class cls from the thread's list or a refill, recorded when
- * requested sizes are tracked. The slow side of the fast path's pop. */
-static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
+ * requested sizes are tracked. The slow side of the fast path's pop. With
+ * defences on, the block starts front bytes into the object (a canary
+ * before it: 0 for memalign's blocks). */
+static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
     const alc_freeobj_t *top = alc__list_head(&c->lists[cls]);
     if (top && link_tag(top) != (uint16_t)(ALC_SECRET_TAG >> 48))
         list_corrupt(top);   /* as pop_inline checks */
@@ -406,11 +408,11 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size) {
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
     if (ALC_UNLIKELY(alc__hardened)) {
-        const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true);
+        const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true, front);
         if (bad)
             fatal_block(bad, p, alc__class_size[cls]);
     }
-    return p;
+    return (char *)p + front;
 }
 
 /* Pages of a large block of size bytes (at most 2^46). */
@@ -431,8 +433,9 @@ static size_t large_npages(size_t size) {
     return npages;
 }
 
-/* A span of at least `size` bytes; `requested` is what the program asked for. */
-static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested) {
+/* A span of at least `size` bytes; `requested` is what the program asked
+ * for; the block starts front bytes in (small_alloc). */
+static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested, size_t front) {
     alc__ensure_started();
     alc__scavenger_poke();
     /* Beyond 2^46 bytes no request can be met; also keeps page arithmetic exact. */
@@ -440,7 +443,7 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
         errno = ENOMEM;
         return NULL;
     }
-    size_t npages = large_npages(size + alc__canary_bytes);
+    size_t npages = large_npages(size + alc__canary_bytes + front);
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
     alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
     if (!s) {
@@ -453,11 +456,11 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
     atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
     if (ALC_UNLIKELY(alc__hardened)) {
-        alc__harden_alloc((void *)s->start, requested, npages << alc__page_shift, false);
-        if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN)
+        alc__harden_alloc((void *)s->start, requested, npages << alc__page_shift, false, front);
+        if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN || front)
             s->zero = 0;   /* calloc must clear it */
     }
-    return (void *)s->start;
+    return (void *)(s->start + front);
 }
 
 /* The tiny fast path: bump inside the thread's current block. */
@@ -535,8 +538,8 @@ static void *malloc_any(size_t size) {
     }
     if (alc__config.sbrk)
         return sbrk_alloc(size, 16);
-    if (size + alc__canary_bytes > alc__max_small)
-        return large_alloc(size, 0, size);
+    if (size + alc__canary_bytes + alc__front_bytes > alc__max_small)
+        return large_alloc(size, 0, size, alc__front_bytes);
     if (ALC_UNLIKELY(size == 0 && alc__hardened)) {
         void *z = alc__harden_zero_alloc();
         if (z)
@@ -553,7 +556,8 @@ static void *malloc_any(size_t size) {
     /* Tiny sizes come here: their list is the empty one (see cache.c). */
     if (size < alc__tiny_limit)
         return tiny_alloc(c, size);
-    return small_alloc(c, alc__size_to_class(size + alc__canary_bytes + (size == 0)), size);
+    size_t need = size + alc__canary_bytes + alc__front_bytes + (size == 0);
+    return small_alloc(c, alc__size_to_class(need), size, alc__front_bytes);
 }
 
 /* The profiler's countdown below zero: this allocation may be a sample. */
@@ -779,10 +783,21 @@ static size_t block_bytes(const alc_span_t *s, const void *p) {
 }
 
 /* The defences' checks and fills of a block being freed. */
-static void harden_free(void *p, size_t req, size_t usable, bool small) {
-    const char *bad = alc__harden_free(p, req, usable, small);
+static void harden_free(void *p, size_t req, size_t usable, bool small, size_t front) {
+    const char *bad = alc__harden_free(p, req, usable, small, front);
     if (bad)
-        fatal_block(bad, p, req);
+        fatal_block(bad, (char *)p + front, req);
+}
+
+/* How far into its object (small) or span (large) the block at p starts:
+ * the front canary's bytes when p is that far past a start, else 0. */
+static size_t front_of(const alc_span_t *s, const void *p) {
+    size_t f = alc__front_bytes;
+    if (!f)
+        return 0;
+    if (s->kind == ALC_SPAN_LARGE)
+        return (uintptr_t)p == s->start + f ? f : 0;
+    return !starts_object(s, p) && starts_object(s, (const char *)p - f) ? f : 0;
 }
 
 /* The bytes the program asked for of the block at p (in span s): tracked
@@ -802,12 +817,13 @@ static void release_block(void *p);
 /* A large block whose defences are satisfied: to the quarantine, whose
  * oldest block is then freed for real, or straight back to the heap. */
 static void free_large(alc_span_t *s, void *p) {
-    if ((uintptr_t)p != s->start)
+    size_t front = front_of(s, p);
+    if ((uintptr_t)p != s->start + front)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
     if (ALC_UNLIKELY(alc__hardened)) {
         if (s->requested == QUARANTINED_LARGE)
             fatal_block(double_free_quarantined, p, block_bytes(s, p));
-        harden_free(p, s->requested, block_bytes(s, p), false);
+        harden_free((void *)s->start, s->requested, block_bytes(s, (void *)s->start), false, front);
     }
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
         alc__profile_forget(s, p);
@@ -816,10 +832,9 @@ static void free_large(alc_span_t *s, void *p) {
     atomic_fetch_sub(&large_bytes, bytes);
     atomic_fetch_sub(&large_requested, s->requested);
     if (ALC_UNLIKELY(alc__quarantine_on())) {
-        size_t zeroed = s->requested + ALC_CANARY_BYTES < block_bytes(s, p) ? s->requested + ALC_CANARY_BYTES
-                                                                             : block_bytes(s, p);
+        size_t zeroed = alc__harden_used(front, s->requested, block_bytes(s, (void *)s->start));
         s->requested = QUARANTINED_LARGE;
-        if ((p = alc__quarantine_put(p, zeroed)) != NULL)
+        if ((p = alc__quarantine_put((void *)s->start, zeroed)) != NULL)
             release_block(p);
         return;
     }
@@ -849,21 +864,23 @@ static void release_block(void *p) {
 }
 
 /* A small object freed on the slow side: checked, then onto the thread's list. */
-static void free_small(alc_span_t *s, void *p) {
+static void free_small(alc_span_t *s, void *user) {
+    size_t front = front_of(s, user);
+    void *p = (char *)user - front;   /* the object */
     if (!starts_object(s, p))
-        alc__fatal_pointer("free(): pointer is not the start of a block", p);
+        alc__fatal_pointer("free(): pointer is not the start of a block", user);
     if (is_link(s, ((const alc_freeobj_t *)p)->link))
-        fatal_block("free(): double free", p, s->elemsize);
+        fatal_block("free(): double free", user, s->elemsize);
     if (ALC_UNLIKELY(alc__hardened)) {
         size_t req = requested_of(s, p);
         if (req == ALC_QUARANTINED)
-            fatal_block(double_free_quarantined, p, s->elemsize);
-        harden_free(p, req, s->elemsize, true);
+            fatal_block(double_free_quarantined, user, s->elemsize);
+        harden_free(p, req, s->elemsize, true, front);
     }
     /* A sampled object's frame has no class in the page map (profile.c). */
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
         !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
-        alc__profile_forget(s, p);
+        alc__profile_forget(s, user);
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the object stays out of use */
@@ -938,7 +955,7 @@ void *alc_calloc(size_t nmemb, size_t size) {
         /* Large spans fresh from the OS (or returned to it) read as zero:
          * clearing them would only fault in pages. */
         bool sampled = sample_count(total);
-        void *p = large_alloc(total, 0, total);
+        void *p = large_alloc(total, 0, total, alc__front_bytes);
         if (p) {
             alc_span_t *s = alc__pagemap_lookup(p);
             if (!s->zero)
@@ -965,7 +982,8 @@ void *alc_realloc(void *p, size_t size) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (ALC_UNLIKELY(alc__hardened) && s) {
         /* Always moves: the old block's canary is checked as it is freed. */
-        const char *bad = alc__harden_check(p, old, block_bytes(s, p));
+        size_t front = front_of(s, p);
+        const char *bad = alc__harden_check((char *)p - front, old, block_bytes(s, (char *)p - front), front);
         if (bad)
             fatal_block(bad, p, old);
         s = NULL;
@@ -1039,14 +1057,14 @@ static void *aligned_any(size_t align, size_t size) {
         for (unsigned cls = alc__size_to_class(size + alc__canary_bytes); cls < alc__nclasses; cls++) {
             if (alc__class_size[cls] % align == 0) {
                 alc_cache_t *c = alc__cache_real();
-                void *p = c ? small_alloc(c, cls, requested) : NULL;
+                void *p = c ? small_alloc(c, cls, requested, 0) : NULL;
                 if (!p)
                     break;
                 return p;
             }
         }
     }
-    return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align, requested);
+    return large_alloc(size < alc__max_small + 1 ? alc__max_small + 1 : size, align, requested, 0);
 }
 
 static void *aligned(size_t align, size_t size) {

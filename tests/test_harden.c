@@ -93,6 +93,41 @@ Test(harden, canary_catches_large_block_overflow) {
     expect_stopped(&m, "heap overflow");
 }
 
+static void underflow_then_free(void *p) {
+    ((char *)p)[-1] ^= 'A';
+    alc_free(p);
+}
+
+static void underflow_32_then_free(void *p) {
+    ((char *)p)[-32] ^= 'A';
+    alc_free(p);
+}
+
+Test(harden, canary_catches_underflow_on_free) {
+    start_hardened(canary_on);
+    misuse_t small = {underflow_then_free, alc_malloc(24), 24};
+    expect_stopped(&small, "heap underflow");
+    misuse_t small32 = {underflow_32_then_free, alc_malloc(4096), 4096};
+    expect_stopped(&small32, "heap underflow");
+    misuse_t large = {underflow_32_then_free, alc_malloc(300000), 300000};
+    expect_stopped(&large, "heap underflow");
+}
+
+/* memalign's blocks start where their objects do (no canary before them),
+ * aligned as asked, and keep the one after them. */
+Test(harden, canary_aligned_blocks) {
+    start_hardened(canary_on);
+    for (size_t a = 16; a <= 65536; a *= 4) {
+        void *p = NULL;
+        cr_assert_eq(alc_posix_memalign(&p, a, 100), 0);
+        cr_assert(chk_aligned(p, a), "posix_memalign(%zu) gave %p", a, p);
+        memset(p, 1, 100);
+        alc_free(p);
+    }
+    misuse_t m = {overflow_then_free, alc_aligned_alloc(64, 24), 24};
+    expect_stopped(&m, "heap overflow");
+}
+
 /* Off: the byte lands in the class's slack (24 bytes are a 24- or 32-byte
  * object; the large block's page), and nothing is checked. */
 Test(harden, overflow_unseen_without_canary) {
