@@ -79,6 +79,7 @@ typedef struct alc_hardening {
     int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
     size_t quarantine; /* bytes of freed blocks held back, zeroed, before reuse (0: none) */
     int zero_size;     /* malloc(0) points into an inaccessible region: any access faults */
+    int cxx_delete;    /* delete of a new[] block, delete[] of a new one, sized delete's size: caught */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -334,19 +334,25 @@ static void *sbrk_alloc(size_t size, size_t align) {
 /* ---- small objects ---------------------------------------------------- */
 
 /* Tracking: the object at p (of small span s) now holds a request of n bytes. */
+/* What made the block the slow side is allocating: ALC_KIND_* (new and new[] set it). */
+static __thread uint8_t new_kind __attribute__((tls_model("initial-exec")));
+
+/* Tracking: the object at p (of small span s) now holds a request of n
+ * bytes, from malloc, new or new[] (the top bits). */
 static void track_alloc(alc_cache_t *c, unsigned cls, void *p, size_t n) {
     alc_span_t *s = alc__pagemap_lookup(p);
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    s->req[idx] = (uint32_t)n;
+    s->req[idx] = (uint32_t)n | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
     BUMP(c->req_alloc[cls], n);
 }
 
 static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    BUMP(c->req_freed[s->cls], s->req[idx]);
+    BUMP(c->req_freed[s->cls], s->req[idx] & ALC_REQ_MASK);
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
+static size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind);
 
 /* A free list whose next link is no link: stop before following it. */
 static ALC_NOINLINE _Noreturn void list_corrupt(const void *p) {
@@ -452,6 +458,7 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     }
     s->requested = requested;
     s->elemsize = 0;
+    s->cls = new_kind;   /* a large span has no class: what made it (cxx_delete) */
     atomic_fetch_add_explicit(&large_live, 1, RELAXED);
     atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
     atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
@@ -612,10 +619,11 @@ ALC_INLINE uintptr_t encode_with(const alc_freeobj_t *o, const uintptr_t *key) {
  * it without room, so that the block freed next is checked in full: it may
  * be one of those just flushed), or every free is to be seen (tracking,
  * tracing, sbrk): `other`, the entry point's own slow side. */
-static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, void (*other)(void *)) {
+static ALC_NOINLINE void free_full(void *p, size_t n, alc_cachelist_t *l, alc_cache_t *c,
+                                   void (*other)(void *, size_t)) {
     if (c->slow_frees || alc__list_count(l) == 0 ||
         atomic_load_explicit(&alc__trace_hook, memory_order_relaxed)) {
-        other(p);
+        other(p, n);
         return;
     }
     alc__cache_push(c, (unsigned)(l - c->lists), p);
@@ -631,8 +639,8 @@ static ALC_NOINLINE void free_full(void *p, alc_cachelist_t *l, alc_cache_t *c, 
  * with others in between is caught when malloc reaches its second entry
  * (pop_inline); a free into an empty list, in full (free_full).
  * Everything else: `other`, a constant at every use, which looks p up
- * again. */
-ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
+ * again (n: what a sized delete says of the block, for other). */
+ALC_INLINE void free_fast(void *p, size_t n, void (*other)(void *, size_t)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
      * span is then past 2^32, which the check refuses but for odds below
      * 2^-30 (alc_class_fast_t). */
@@ -657,11 +665,11 @@ ALC_INLINE void free_fast(void *p, void (*other)(void *)) {
             return;
         }
     }
-    other(p);
+    other(p, n);
     return;
 full:
     __atomic_store_n(&l->room, 0, __ATOMIC_RELAXED);   /* the subtraction's undo: the list is full */
-    free_full(p, l, c, other);
+    free_full(p, n, l, c, other);
 }
 
 static void free_tiny(alc_span_t *s, void *p) {
@@ -673,7 +681,8 @@ static void free_tiny(alc_span_t *s, void *p) {
 }
 
 /* A free that is not a push on the thread's list: tiny, or free_slow. */
-static ALC_NOINLINE void free_other(void *p) {
+static ALC_NOINLINE void free_other(void *p, size_t n) {
+    (void)n;
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
         free_tiny(s, p);
@@ -683,14 +692,14 @@ static ALC_NOINLINE void free_other(void *p) {
 }
 
 /* The public entry's: records the call first when the drop-in library traces. */
-static ALC_NOINLINE void free_other_public(void *p) {
+static ALC_NOINLINE void free_other_public(void *p, size_t n) {
     alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
     if (ALC_UNLIKELY(hook != NULL))
         hook(ALC_TRACE_FREE, 0, p, 0);
-    free_other(p);
+    free_other(p, n);
 }
 
-void alc_free(void *p) { free_fast(p, free_other_public); }
+void alc_free(void *p) { free_fast(p, 0, free_other_public); }
 
 #ifdef ALC_DROPIN
 /* The drop-in library's malloc and free: these very functions, so a
@@ -704,37 +713,67 @@ ALC_EXPORT_ALIAS void free(void *p) __attribute__((alias("alc_free")));
  * what C++ asks when memory runs out: the program's new-handler, then
  * std::bad_alloc, or NULL from the nothrow forms (alc__new_failed). A
  * delete is free: the size a sized delete passes, the alignment an aligned
- * one passes, are not needed to find the block. */
-static ALC_NOINLINE void *new_slow(size_t size) {
+ * one passes, are not needed to find the block; with hardening.cxx_delete
+ * on (every call then takes the slow sides) new and new[] mark their
+ * blocks, and each delete's slow side checks the mark and the size. */
+static ALC_NOINLINE void *new_kind_slow(size_t size, unsigned kind, bool nothrow) {
+    new_kind = (uint8_t)kind;   /* for track_alloc and large_alloc */
     void *p = malloc_slow_public(size);
-    return p ? p : alc__new_failed(size, 0, false);
+    new_kind = 0;
+    return p ? p : alc__new_failed(size, 0, nothrow);
 }
 
-static ALC_NOINLINE void *new_nothrow_slow(size_t size) {
-    void *p = malloc_slow_public(size);
-    return p ? p : alc__new_failed(size, 0, true);
+static ALC_NOINLINE void *new_slow(size_t size) { return new_kind_slow(size, ALC_KIND_NEW, false); }
+static ALC_NOINLINE void *new_array_slow(size_t size) { return new_kind_slow(size, ALC_KIND_NEW_ARRAY, false); }
+static ALC_NOINLINE void *new_nothrow_slow(size_t size) { return new_kind_slow(size, ALC_KIND_NEW, true); }
+static ALC_NOINLINE void *new_array_nothrow_slow(size_t size) {
+    return new_kind_slow(size, ALC_KIND_NEW_ARRAY, true);
 }
 
 ALC_EXPORT_ALIAS void *_Znwm(size_t size) { return malloc_fast(size, new_slow); }
-ALC_EXPORT_ALIAS void *_Znam(size_t size) __attribute__((alias("_Znwm")));
+ALC_EXPORT_ALIAS void *_Znam(size_t size) { return malloc_fast(size, new_array_slow); }
 
 /* (size_t, const std::nothrow_t &) */
 ALC_EXPORT_ALIAS void *_ZnwmRKSt9nothrow_t(size_t size, const void *nothrow) {
     (void)nothrow;
     return malloc_fast(size, new_nothrow_slow);
 }
-ALC_EXPORT_ALIAS void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow)
-    __attribute__((alias("_ZnwmRKSt9nothrow_t")));
+ALC_EXPORT_ALIAS void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc_fast(size, new_array_nothrow_slow);
+}
 
-ALC_EXPORT_ALIAS void _ZdlPv(void *p) __attribute__((alias("alc_free")));
-ALC_EXPORT_ALIAS void _ZdaPv(void *p) __attribute__((alias("alc_free")));
+/* A delete's check: the block came from the matching new, and a sized
+ * delete names the size asked for (0: not sized). */
+static void cxx_check(void *p, unsigned kind, size_t n) {
+    alc_span_t *s = alc__pagemap_lookup(p);
+    if (!s || (s->kind != ALC_SPAN_SMALL && s->kind != ALC_SPAN_LARGE))
+        return;   /* the free says what is wrong */
+    unsigned had;
+    size_t req = requested_kind(s, p, &had);
+    if (had != kind)
+        fatal_block(kind == ALC_KIND_NEW_ARRAY ? "delete[] of a block not from new[]"
+                    : had == ALC_KIND_NEW_ARRAY ? "delete of a block from new[] (delete[] it)"
+                                                : "delete of a block not from new",
+                    p, req);
+    if (n && n != req)
+        fatal_block("sized delete: the size given is not the block's", p, req);
+}
+
+static void delete_other(void *p, size_t n, unsigned kind) {
+    if (ALC_UNLIKELY(alc__config.hardening.cxx_delete) && p)
+        cxx_check(p, kind, n);
+    free_other_public(p, n);
+}
+static ALC_NOINLINE void delete_slow(void *p, size_t n) { delete_other(p, n, ALC_KIND_NEW); }
+static ALC_NOINLINE void delete_array_slow(void *p, size_t n) { delete_other(p, n, ALC_KIND_NEW_ARRAY); }
+
+ALC_EXPORT_ALIAS void _ZdlPv(void *p) { free_fast(p, 0, delete_slow); }
+ALC_EXPORT_ALIAS void _ZdaPv(void *p) { free_fast(p, 0, delete_array_slow); }
 
 /* Sized delete, what g++ calls by default since C++14: (void *, size_t). */
-ALC_EXPORT_ALIAS void _ZdlPvm(void *p, size_t size) {
-    (void)size;
-    free_fast(p, free_other_public);
-}
-ALC_EXPORT_ALIAS void _ZdaPvm(void *p, size_t size) __attribute__((alias("_ZdlPvm")));
+ALC_EXPORT_ALIAS void _ZdlPvm(void *p, size_t size) { free_fast(p, size, delete_slow); }
+ALC_EXPORT_ALIAS void _ZdaPvm(void *p, size_t size) { free_fast(p, size, delete_array_slow); }
 
 /* The rarer forms, whose second argument (a std::nothrow_t reference, a
  * std::align_val_t) and third are passed in registers free ignores. */
@@ -759,7 +798,7 @@ ALC_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, 3, uintptr_t, uintptr_t);
 #endif
 
 /* For the rest of the family: frees without being recorded as free. */
-static void free_internal(void *p) { free_fast(p, free_other); }
+static void free_internal(void *p) { free_fast(p, 0, free_other); }
 
 /* Is w, the first word of an object of span s, a free-list link: the
  * encoded end of a list, or the encoded start of another object of s's
@@ -801,12 +840,27 @@ static size_t front_of(const alc_span_t *s, const void *p) {
 }
 
 /* The bytes the program asked for of the block at p (in span s): tracked
- * for small blocks (always while defences are on), kept for large ones. */
-static size_t requested_of(const alc_span_t *s, const void *p) {
-    if (s->kind == ALC_SPAN_LARGE)
+ * for small blocks (always while defences are on), kept for large ones;
+ * and (kind) what made it: malloc, new or new[] (ALC_KIND_*). */
+static size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind) {
+    *kind = ALC_KIND_MALLOC;
+    if (s->kind == ALC_SPAN_LARGE) {
+        *kind = s->cls;
         return s->requested;
+    }
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    return s->req ? s->req[idx] : s->elemsize;
+    if (!s->req)
+        return s->elemsize;
+    uint32_t w = s->req[idx];
+    if (w == ALC_QUARANTINED)
+        return w;
+    *kind = w >> ALC_REQ_KIND_SHIFT;
+    return w & ALC_REQ_MASK;
+}
+
+static size_t requested_of(const alc_span_t *s, const void *p) {
+    unsigned kind;
+    return requested_kind(s, p, &kind);
 }
 
 #define QUARANTINED_LARGE SIZE_MAX   /* a large block's requested size while in quarantine */

@@ -65,6 +65,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.fill_malloc", "%s", fills[c->hardening.fill_malloc % 3]);
     CFG("hardening.quarantine", "%zu", c->hardening.quarantine);
     CFG("hardening.zero_size", "%s", c->hardening.zero_size ? "true" : "false");
+    CFG("hardening.cxx_delete", "%s", c->hardening.cxx_delete ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -3,7 +3,8 @@
 // and go back through every delete, and running out of memory does what C++
 // says: the new-handler is called until it gives up, then std::bad_alloc is
 // thrown (or nullptr returned by the nothrow forms). Prints one line per
-// check, "ok" or "FAIL ..."; exit status 1 if any failed. test_dropin.c runs it.
+// check, "ok" or "FAIL ..."; exit status 1 if any failed. With an argument,
+// one C++ delete misuse instead (hardening.cxx_delete). test_dropin.c runs it.
 #include <dlfcn.h>
 #include <malloc.h>
 
@@ -119,7 +120,37 @@ void check_failure() {
 
 }  // namespace
 
-int main() {
+// Misuses for hardening.cxx_delete (argv[1] names one): each prints
+// "passed" if the allocator let it through.
+struct Nine {
+    std::size_t v[9];
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+int misuse(const char *what) {
+    if (!std::strcmp(what, "delete-of-new-array")) {
+        char *a = new char[4096];
+        delete a;   // the misuse under test
+    } else if (!std::strcmp(what, "delete-array-of-new")) {
+        char *a = new char;
+        delete[] a;
+    } else if (!std::strcmp(what, "sized-delete-wrong-size")) {
+        void *p = new char;
+        __asm__ volatile("" : "+r"(p));   // no elision of the pair: the block is seen to escape
+        delete static_cast<Nine *>(p);     // a 72-byte sized delete of a 1-byte block
+    } else {
+        std::printf("unknown misuse %s\n", what);
+        return 2;
+    }
+    std::printf("passed\n");
+    return 0;
+}
+#pragma GCC diagnostic pop
+
+int main(int argc, char **argv) {
+    if (argc > 1)
+        return misuse(argv[1]);
     check_symbols();
     check_forms();
     check_failure();

@@ -663,6 +663,35 @@ Test(dropin, cxx_new_delete_are_alloclab) {
     }
 }
 
+/* hardening.cxx_delete: delete of a new[] block, delete[] of a new one and
+ * a sized delete of the wrong size stop the program with a message; off,
+ * they pass as they do on glibc. */
+Test(dropin, cxx_delete_mismatches_caught_when_asked) {
+    require_file("dropin_new", DROPIN_NEW, "it is built only when CMake finds a C++ compiler: install g++ and re-run cmake");
+    static const char *const misuses[][2] = {{"delete-of-new-array", "delete of a block from new[]"},
+                                             {"delete-array-of-new", "delete[] of a block not from new[]"},
+                                             {"sized-delete-wrong-size", "sized delete: the size given"}};
+    static const char *const on[] = {"ALLOCLAB_OPTIONS=hardening.cxx_delete=true", NULL};
+    char sbuf[128];
+    for (size_t i = 0; i < sizeof misuses / sizeof misuses[0]; i++) {
+        const char *const argv[] = {DROPIN_NEW, misuses[i][0], NULL};
+        for (int checked = 1; checked >= 0; checked--) {
+            how_t h = {.preload = true, .cfg = &configs[0], .env = checked ? on : NULL};
+            ran_t r;
+            run(&r, misuses[i][0], argv, &h);
+            if (checked)
+                cr_expect(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT && strstr(r.err, "alloclab: ") &&
+                              strstr(r.err, misuses[i][1]) && strstr(r.err, "(address 0x"),
+                          "%s with cxx_delete: %s; stderr: %s", misuses[i][0], status_text(&r, sbuf, sizeof sbuf),
+                          tail_of(r.err, r.err_len, 1000));
+            else
+                cr_expect(exited_ok(&r) && strstr(r.out, "passed"), "%s without cxx_delete: %s; stderr: %s",
+                          misuses[i][0], status_text(&r, sbuf, sizeof sbuf), tail_of(r.err, r.err_len, 1000));
+            ran_free(&r);
+        }
+    }
+}
+
 /* The edge-case program must notice when it is not on alloclab: the first
  * check is what makes its pass under LD_PRELOAD mean something. */
 Test(dropin, edge_cases_notice_glibc) {

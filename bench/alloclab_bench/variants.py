@@ -69,6 +69,7 @@ KEYS = {
     "hardening.fill_malloc": ("hardening.fill_malloc", str),
     "hardening.quarantine": ("hardening.quarantine", int),
     "hardening.zero_size": ("hardening.zero_size", bool),
+    "hardening.cxx_delete": ("hardening.cxx_delete", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
