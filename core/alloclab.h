@@ -80,6 +80,7 @@ typedef struct alc_hardening {
     size_t quarantine; /* bytes of freed blocks held back, zeroed, before reuse (0: none) */
     int zero_size;     /* malloc(0) points into an inaccessible region: any access faults */
     int cxx_delete;    /* delete of a new[] block, delete[] of a new one, sized delete's size: caught */
+    int guard_pages;   /* malloc's large blocks end against an inaccessible page */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -88,7 +88,7 @@ bool alc__harden_is_zero(const void *p) {
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
     alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
-                    h->quarantine || h->zero_size || h->cxx_delete;
+                    h->quarantine || h->zero_size || h->cxx_delete || h->guard_pages;
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;

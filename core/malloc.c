@@ -439,6 +439,14 @@ static size_t large_npages(size_t size) {
     return npages;
 }
 
+/* The bytes of the block at p (in span s), from p to its end (a large
+ * span's guard page, if it has one, not counted). */
+static size_t block_bytes(const alc_span_t *s, const void *p) {
+    if (s->kind == ALC_SPAN_LARGE)
+        return s->start + ((s->npages - s->tiny_shift) << alc__page_shift) - (uintptr_t)p;
+    return s->elemsize;
+}
+
 /* A span of at least `size` bytes; `requested` is what the program asked
  * for; the block starts front bytes in (small_alloc). */
 static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requested, size_t front) {
@@ -449,21 +457,27 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
         errno = ENOMEM;
         return NULL;
     }
-    size_t npages = large_npages(size + alc__canary_bytes + front);
+    /* hardening.guard_pages: malloc's large blocks end against a page with no access. */
+    bool guard = ALC_UNLIKELY(alc__config.hardening.guard_pages) && align == 0;
+    size_t data = large_npages(size + (guard ? 0 : alc__canary_bytes + front)), npages = data + guard;
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
     alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
+    if (guard && mprotect((void *)(s->start + (data << alc__page_shift)), alc__page_size, PROT_NONE) == 0) {
+        front = ((data << alc__page_shift) - requested) & ~(size_t)15;
+        s->tiny_shift = 1;   /* a large span has no tiny blocks: its last page is a guard */
+    }
     s->requested = requested;
-    s->elemsize = 0;
+    s->elemsize = (uint32_t)front;   /* a large span's block starts this far in */
     s->cls = new_kind;   /* a large span has no class: what made it (cxx_delete) */
     atomic_fetch_add_explicit(&large_live, 1, RELAXED);
     atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
     atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
     if (ALC_UNLIKELY(alc__hardened)) {
-        alc__harden_alloc((void *)s->start, requested, npages << alc__page_shift, false, front);
+        alc__harden_alloc((void *)s->start, requested, block_bytes(s, (void *)s->start), false, front);
         if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN || front)
             s->zero = 0;   /* calloc must clear it */
     }
@@ -814,13 +828,6 @@ static bool is_link(const alc_span_t *s, uintptr_t w) {
     return t && t->kind == ALC_SPAN_SMALL && t->cls == s->cls && starts_object(t, (const void *)d);
 }
 
-/* The bytes of the block at p (in span s), from p to its end. */
-static size_t block_bytes(const alc_span_t *s, const void *p) {
-    if (s->kind == ALC_SPAN_LARGE)
-        return s->start + (s->npages << alc__page_shift) - (uintptr_t)p;
-    return s->elemsize;
-}
-
 /* The defences' checks and fills of a block being freed. */
 static void harden_free(void *p, size_t req, size_t usable, bool small, size_t front) {
     const char *bad = alc__harden_free(p, req, usable, small, front);
@@ -832,10 +839,10 @@ static void harden_free(void *p, size_t req, size_t usable, bool small, size_t f
  * the front canary's bytes when p is that far past a start, else 0. */
 static size_t front_of(const alc_span_t *s, const void *p) {
     size_t f = alc__front_bytes;
-    if (!f)
+    if (s->kind != ALC_SPAN_LARGE && !f)
         return 0;
     if (s->kind == ALC_SPAN_LARGE)
-        return (uintptr_t)p == s->start + f ? f : 0;
+        return s->elemsize;
     return !starts_object(s, p) && starts_object(s, (const char *)p - f) ? f : 0;
 }
 
@@ -867,6 +874,7 @@ static size_t requested_of(const alc_span_t *s, const void *p) {
 static const char double_free_quarantined[] = "free(): double free (the block waits in quarantine)";
 
 static void release_block(void *p);
+static void large_release(alc_span_t *s);
 
 /* A large block whose defences are satisfied: to the quarantine, whose
  * oldest block is then freed for real, or straight back to the heap. */
@@ -892,8 +900,7 @@ static void free_large(alc_span_t *s, void *p) {
             release_block(p);
         return;
     }
-    alc__heap_free(s);
-    alc__scavenger_poke();
+    large_release(s);
 }
 
 /* A small block freed: quarantined (its tracked size marks it), then the
@@ -905,11 +912,21 @@ static void *quarantine_small(alc_span_t *s, void *p) {
 }
 
 /* A block out of quarantine, freed for real: to this thread's list, or the heap. */
+/* A large span back to the heap, its guard page (if any) opened again. */
+static void large_release(alc_span_t *s) {
+    if (s->tiny_shift) {
+        mprotect((void *)(s->start + ((s->npages - 1) << alc__page_shift)), alc__page_size, PROT_READ | PROT_WRITE);
+        s->tiny_shift = 0;
+    }
+    s->elemsize = 0;
+    alc__heap_free(s);
+    alc__scavenger_poke();
+}
+
 static void release_block(void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s->kind == ALC_SPAN_LARGE) {
-        alc__heap_free(s);
-        alc__scavenger_poke();
+        large_release(s);
         return;
     }
     alc_cache_t *c = alc__cache_real();
@@ -988,7 +1005,7 @@ size_t alc_usable_size(const void *p) {
     case ALC_SPAN_TINY:
         return alc__tiny_usable(s, p);
     case ALC_SPAN_LARGE:
-        return (s->start + (s->npages << alc__page_shift)) - (uintptr_t)p;
+        return block_bytes(s, p);
     default:
         alc__fatal_pointer("malloc_usable_size(): pointer into free memory", p);
     }

@@ -66,6 +66,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.quarantine", "%zu", c->hardening.quarantine);
     CFG("hardening.zero_size", "%s", c->hardening.zero_size ? "true" : "false");
     CFG("hardening.cxx_delete", "%s", c->hardening.cxx_delete ? "true" : "false");
+    CFG("hardening.guard_pages", "%s", c->hardening.guard_pages ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -381,3 +381,49 @@ Test(harden, zero_size_blocks_readable_without_the_defence) {
     cr_assert_geq(alc_usable_size((void *)p), 1);
     alc_free((void *)p);
 }
+
+/* ---- guard_pages: large blocks end against an inaccessible page ------------ */
+
+static const alc_hardening_t guard_on = {.guard_pages = 1};
+
+Test(harden, guard_page_faults_one_byte_past_a_large_block, .signal = SIGSEGV) {
+    start_hardened(guard_on);
+    char *p = alc_malloc(256 * 1024);
+    cr_assert_not_null(p);
+    memset(p, 1, 256 * 1024);
+    p[256 * 1024] = 'x';   /* faults */
+}
+
+/* Guarded blocks work as blocks: written whole, freed, their pages reused,
+ * realloc'd and calloc'd; with canaries too. */
+static void guarded_blocks_work(alc_hardening_t h) {
+    start_hardened(h);
+    for (int round = 0; round < 3; round++)
+        for (size_t size = 40000; size < 3000000; size = size * 3 + 1) {
+            unsigned char *p = alc_malloc(size);
+            cr_assert(p && chk_aligned(p, 16), "malloc(%zu) = %p", size, (void *)p);
+            chk_fill(p, size, (uint32_t)size);
+            cr_assert_geq(alc_usable_size(p), size);
+            p = alc_realloc(p, size + 5000);
+            cr_assert(p && chk_first_bad(p, size, (uint32_t)size) == size, "realloc lost %zu bytes", size);
+            alc_free(p);
+            unsigned char *z = alc_calloc(1, size);
+            cr_assert(z && chk_first_not(z, size, 0) == size, "calloc(%zu) not zero", size);
+            alc_free(z);
+        }
+}
+
+Test(harden, guard_pages_blocks_work) { guarded_blocks_work(guard_on); }
+
+Test(harden, guard_pages_with_canaries_work) { guarded_blocks_work((alc_hardening_t){.guard_pages = 1, .canary = 1}); }
+
+/* Off: the byte past the block lands in the heap's next page. */
+Test(harden, no_fault_past_a_large_block_without_guard_pages) {
+    start_hardened(none);
+    char *p = alc_malloc(256 * 1024), *next = alc_malloc(256 * 1024);
+    cr_assert(p && next);
+    p[256 * 1024] ^= 1;
+    p[256 * 1024] ^= 1;
+    alc_free(next);
+    alc_free(p);
+}

@@ -70,6 +70,7 @@ KEYS = {
     "hardening.quarantine": ("hardening.quarantine", int),
     "hardening.zero_size": ("hardening.zero_size", bool),
     "hardening.cxx_delete": ("hardening.cxx_delete", bool),
+    "hardening.guard_pages": ("hardening.guard_pages", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
