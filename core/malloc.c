@@ -378,6 +378,9 @@ ALC_INLINE uint16_t link_tag(const alc_freeobj_t *o) {
     return t;
 }
 
+/* Does o's first word carry the links' tag (is it a link)? */
+ALC_INLINE bool tagged(const alc_freeobj_t *o) { return link_tag(o) == (uint16_t)(ALC_SECRET_TAG >> 48); }
+
 /* The link is decoded with the cache's copy of the secret and zeroed, so
  * that the object no longer looks free. The object's successor must be a
  * link (the tag in its top bits): a block freed twice, the first time
@@ -387,7 +390,7 @@ ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
     uintptr_t a;
     ALC_DECODE_TOP(a, l->top, c->key, empty);
     alc_freeobj_t *p = (alc_freeobj_t *)a;
-    if (ALC_UNLIKELY(link_tag(p) != (uint16_t)(ALC_SECRET_TAG >> 48)))
+    if (ALC_UNLIKELY(!tagged(p)))
         list_corrupt(p);
     l->top = p->link;   /* the next object, encoded as the top is */
     ALC_COUNT_ADD(l->room, 1);
@@ -403,7 +406,7 @@ empty:
  * before it: 0 for memalign's blocks). */
 static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
     const alc_freeobj_t *top = alc__list_head(&c->lists[cls]);
-    if (top && link_tag(top) != (uint16_t)(ALC_SECRET_TAG >> 48))
+    if (top && !tagged(top))
         list_corrupt(top);   /* as pop_inline checks */
     alc_freeobj_t *p = alc__cache_pop(c, cls);
     if (!p && !(p = alc__cache_refill(c, cls))) {

@@ -46,6 +46,20 @@ static void expect_unseen(const misuse_t *m, const char *what) {
               err);
 }
 
+/* The common case: the allocator started with h, one block of size bytes
+ * from malloc, one misuse of it in a child. */
+static void stopped_on(alc_hardening_t h, void (*misuse)(void *), size_t size, const char *what) {
+    start_hardened(h);
+    misuse_t m = {misuse, alc_malloc(size), size};
+    expect_stopped(&m, what);
+}
+
+static void unseen_on(alc_hardening_t h, void (*misuse)(void *), size_t size, const char *what) {
+    start_hardened(h);
+    misuse_t m = {misuse, alc_malloc(size), size};
+    expect_unseen(&m, what);
+}
+
 /* ---- canary: overflow past a block's end -------------------------------- */
 
 static void overflow_then_free(void *p) {
@@ -70,27 +84,19 @@ static void large_overflow_then_free(void *p) {
 }
 
 Test(harden, canary_catches_one_byte_overflow_on_free) {
-    start_hardened(canary_on);
-    misuse_t m = {overflow_then_free, alc_malloc(24), 24};
-    expect_stopped(&m, "heap overflow");
+    stopped_on(canary_on, overflow_then_free, 24, "heap overflow");
 }
 
 Test(harden, canary_catches_32_byte_overflow_on_free) {
-    start_hardened(canary_on);
-    misuse_t m = {overflow_32_then_free, alc_malloc(24), 24};
-    expect_stopped(&m, "heap overflow");
+    stopped_on(canary_on, overflow_32_then_free, 24, "heap overflow");
 }
 
 Test(harden, canary_catches_overflow_on_realloc) {
-    start_hardened(canary_on);
-    misuse_t m = {overflow_then_realloc, alc_malloc(24), 24};
-    expect_stopped(&m, "heap overflow");
+    stopped_on(canary_on, overflow_then_realloc, 24, "heap overflow");
 }
 
 Test(harden, canary_catches_large_block_overflow) {
-    start_hardened(canary_on);
-    misuse_t m = {large_overflow_then_free, alc_malloc(100000), 100000};
-    expect_stopped(&m, "heap overflow");
+    stopped_on(canary_on, large_overflow_then_free, 100000, "heap overflow");
 }
 
 static void underflow_then_free(void *p) {
@@ -168,15 +174,11 @@ static void write_after_free(void *p) {
 }
 
 Test(harden, fill_free_catches_write_after_free_on_reuse) {
-    start_hardened(fill_free_on);
-    misuse_t m = {write_after_free, alc_malloc(48), 48};
-    expect_stopped(&m, "write after free");
+    stopped_on(fill_free_on, write_after_free, 48, "write after free");
 }
 
 Test(harden, write_after_free_unseen_without_fill) {
-    start_hardened(none);
-    misuse_t m = {write_after_free, alc_malloc(48), 48};
-    expect_unseen(&m, "a write after free");
+    unseen_on(none, write_after_free, 48, "a write after free");
 }
 
 /* Freed memory reads as zero past its first word (the list's link). */
@@ -225,16 +227,12 @@ static void interleaved_double_free(void *p) {
 }
 
 Test(harden, check_free_catches_interleaved_double_free_at_the_free) {
-    start_hardened(check_free_on);
-    misuse_t m = {interleaved_double_free, alc_malloc(64), 64};
-    expect_stopped(&m, "double free");
+    stopped_on(check_free_on, interleaved_double_free, 64, "double free");
 }
 
 /* Off, the third free passes; malloc finds the double entry later. */
 Test(harden, interleaved_double_free_passes_free_without_check_free) {
-    start_hardened(none);
-    misuse_t m = {interleaved_double_free, alc_malloc(64), 64};
-    expect_unseen(&m, "free(p), free(q), free(p)");
+    unseen_on(none, interleaved_double_free, 64, "free(p), free(q), free(p)");
 }
 
 /* ---- the config group ------------------------------------------------------ */
@@ -301,9 +299,7 @@ static void double_free_in_quarantine(void *p) {
 }
 
 Test(harden, quarantine_catches_double_free_at_the_free) {
-    start_hardened(quarantine_on);
-    misuse_t m = {double_free_in_quarantine, alc_malloc(64), 64};
-    expect_stopped(&m, "double free (the block waits in quarantine)");
+    stopped_on(quarantine_on, double_free_in_quarantine, 64, "double free (the block waits in quarantine)");
 }
 
 /* A write to a waiting block, then enough frees to push it out. */
@@ -315,9 +311,7 @@ static void write_then_evict(void *p) {
 }
 
 Test(harden, quarantine_catches_write_after_free_on_leaving) {
-    start_hardened(quarantine_on);
-    misuse_t m = {write_then_evict, alc_malloc(64), 64};
-    expect_stopped(&m, "write after free: a block in quarantine was written to");
+    stopped_on(quarantine_on, write_then_evict, 64, "write after free: a block in quarantine was written to");
 }
 
 /* The block still waits when the program ends: checked at exit. */
@@ -328,9 +322,7 @@ static void write_then_exit(void *p) {
 }
 
 Test(harden, quarantine_checked_at_exit) {
-    start_hardened(quarantine_on);
-    misuse_t m = {write_then_exit, alc_malloc(64), 64};
-    expect_stopped(&m, "write after free: a block in quarantine was written to");
+    stopped_on(quarantine_on, write_then_exit, 64, "write after free: a block in quarantine was written to");
 }
 
 /* ---- zero_size: malloc(0) is no memory ------------------------------------- */
