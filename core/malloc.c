@@ -562,7 +562,8 @@ static void *malloc_any(size_t size) {
     }
     if (alc__config.sbrk)
         return sbrk_alloc(size, 16);
-    if (size + alc__canary_bytes + alc__front_bytes > alc__max_small)
+    /* (Written so that sizes near SIZE_MAX do not wrap to small ones.) */
+    if (size > alc__max_small - alc__canary_bytes - alc__front_bytes)
         return large_alloc(size, 0, size, alc__front_bytes);
     if (ALC_UNLIKELY(size == 0 && alc__hardened)) {
         void *z = alc__harden_zero_alloc();
@@ -1127,7 +1128,7 @@ static void *aligned_any(size_t align, size_t size) {
     size_t requested = size;
     if (size == 0)
         size = 1;
-    if (align <= alc__page_size && size + alc__canary_bytes <= alc__max_small) {
+    if (align <= alc__page_size && size <= alc__max_small - alc__canary_bytes) {
         for (unsigned cls = alc__size_to_class(size + alc__canary_bytes); cls < alc__nclasses; cls++) {
             if (alc__class_size[cls] % align == 0) {
                 alc_cache_t *c = alc__cache_real();

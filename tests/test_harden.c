@@ -449,3 +449,20 @@ Test(harden, no_fault_past_a_large_block_without_guard_pages) {
     alc_free(next);
     alc_free(p);
 }
+
+/* ---- sizes near SIZE_MAX ------------------------------------------------- */
+
+/* The room canaries add must not wrap a huge request round to a small block. */
+Test(harden, huge_requests_fail_with_canaries) {
+    start_hardened(canary_on);
+    for (size_t k = 0; k <= 96; k++) {   /* past both canaries, 32 bytes each */
+        errno = 0;
+        void *p = alc_malloc(SIZE_MAX - k);
+        cr_assert_null(p, "malloc(SIZE_MAX - %zu) gave a block", k);
+        cr_assert_eq(errno, ENOMEM);
+        cr_assert_null(alc_aligned_alloc(64, SIZE_MAX - 63 - k), "aligned_alloc near SIZE_MAX gave a block");
+    }
+    void *p = alc_malloc(100);   /* and nothing was lost */
+    cr_assert_not_null(p);
+    alc_free(p);
+}
