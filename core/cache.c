@@ -91,7 +91,9 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
  * tiny test and its slow side bumps the piece. */
 static void copy_class8(alc_cache_t *c) {
     for (unsigned n = 0; n < sizeof c->list_at / sizeof c->list_at[0]; n++) {
-        unsigned cls = n < alc__tiny_limit ? ALC_EMPTY_LIST : alc__class8[(n + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+        /* Tiny sizes, and malloc(0) under hardening.zero_size: the slow side. */
+        bool slow = n < alc__tiny_limit || (n == 0 && alc__config.hardening.zero_size);
+        unsigned cls = slow ? ALC_EMPTY_LIST : alc__class8[(n + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
         c->list_at[n] = (uint16_t)(cls * sizeof(alc_cachelist_t));
     }
     for (unsigned i = 0; i < ALC_CLASS128_N; i++)

@@ -87,8 +87,9 @@ bool alc__harden_is_zero(const void *p) {
 
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
+    /* zero_size needs no slow sides but malloc(0)'s (cache.c sends size 0 there). */
     alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
-                    h->quarantine || h->zero_size || h->cxx_delete || h->guard_pages;
+                    h->quarantine || h->cxx_delete || h->guard_pages;
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;

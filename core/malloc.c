@@ -565,7 +565,7 @@ static void *malloc_any(size_t size) {
     /* (Written so that sizes near SIZE_MAX do not wrap to small ones.) */
     if (size > alc__max_small - alc__canary_bytes - alc__front_bytes)
         return large_alloc(size, 0, size, alc__front_bytes);
-    if (ALC_UNLIKELY(size == 0 && alc__hardened)) {
+    if (ALC_UNLIKELY(size == 0 && alc__config.hardening.zero_size)) {
         void *z = alc__harden_zero_alloc();
         if (z)
             return z;

@@ -70,6 +70,7 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->release_threshold = ALC_DEFAULT_RELEASE;
     cfg->cache_idle_ms = 1000;
     cfg->profile_rate = ALC_DEFAULT_PROFILE_RATE;
+    cfg->hardening.zero_size = 1;   /* costs only malloc(0) its fast path */
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
 
