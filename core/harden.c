@@ -129,6 +129,12 @@ static void canary_write(unsigned char *b, size_t req, size_t end) {
         memcpy(b + i, &v, end - i < sizeof v ? end - i : sizeof v);
 }
 
+bool alc__harden_has_front(const void *obj) {
+    uint64_t v = canary_for(obj), seen;
+    memcpy(&seen, obj, sizeof seen);
+    return seen == v;   /* program data matches with odds of 2^-64 */
+}
+
 static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
     uint64_t v = canary_for(b), diff = 0;
     for (size_t i = req; i < end; i += sizeof v) {

@@ -4,8 +4,21 @@
 #define ALC_INTERNAL_H
 
 #include <libconfig.h>
+#include <string.h>
 
 #include "types.h"
+
+/* ---- the allocator's own copies (copy.c) -------------------------------
+ * The drop-in library's memcpy, memmove and memset check the heap block
+ * they write to (hardening.check_copy: dropin_copy.c); the allocator's own
+ * calls, which fill whole spans and canaries, go to these unchecked ones
+ * instead: the declarations below rename the calls the compiler emits (it
+ * still expands small constant copies in place). */
+#ifndef ALC_KEEP_COPY_NAMES
+extern __typeof(memcpy) memcpy __asm__("alc__raw_memcpy");
+extern __typeof(memmove) memmove __asm__("alc__raw_memmove");
+extern __typeof(memset) memset __asm__("alc__raw_memset");
+#endif
 
 /* ---- free-list links (the secret is drawn in malloc.c at start-up) ----
  * A free object's first word is its successor's address ^ alc__secret, the
@@ -334,6 +347,15 @@ ALC_INTERNAL void alc__quarantine_lock(void);   /* fork */
 ALC_INTERNAL void alc__quarantine_unlock(void);
 /* A misuse found in a block: the message, its address and size, abort (malloc.c). */
 ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, size_t bytes);
+/* Does the object at obj start with a front canary (a block of malloc's, not memalign's)? */
+ALC_INTERNAL bool alc__harden_has_front(const void *obj);
+
+/* hardening.check_copy (malloc.c): stops the program, naming the block,
+ * when n bytes written at d would leave the heap block d is in. */
+typedef struct {
+    const char *past_end, *before_start;   /* the messages, naming the function */
+} alc_copy_names_t;
+ALC_INTERNAL void alc__check_copy(const void *d, size_t n, const alc_copy_names_t *names);
 /* A block freed (before it joins a list): */
 ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front);
 /* A new span of a class (central.c): filled as freed memory is. */

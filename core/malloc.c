@@ -989,6 +989,41 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
     }
 }
 
+/* ---- hardening.check_copy ----------------------------------------------- */
+
+/* The block d is in, as [start, end): its object's bytes, or a large
+ * span's block; with defences on (sizes tracked), the bytes the program
+ * asked for, after the front canary if the block has one. start = 0: d is
+ * in no block (not the heap's, or past a span's last object). */
+static uintptr_t block_around(const alc_span_t *s, uintptr_t d, uintptr_t *end) {
+    if (s->kind == ALC_SPAN_LARGE) {
+        uintptr_t start = s->start + s->elemsize;   /* a large span's block starts this far in */
+        *end = alc__hardened ? start + s->requested : start + block_bytes(s, (void *)start);
+        return start;
+    }
+    uint32_t idx = (uint32_t)(((d - s->start) * s->magic) >> 32);
+    if (s->kind != ALC_SPAN_SMALL || idx >= s->nelems)
+        return 0;
+    uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
+    *end = obj + s->elemsize;
+    if (!alc__hardened || !s->req || s->req[idx] == ALC_QUARANTINED)
+        return obj;
+    uintptr_t start = obj + (alc__front_bytes && alc__harden_has_front((void *)obj) ? alc__front_bytes : 0);
+    *end = start + (s->req[idx] & ALC_REQ_MASK);
+    return start;
+}
+
+void alc__check_copy(const void *d, size_t n, const alc_copy_names_t *names) {
+    alc_span_t *s = n ? alc__pagemap_lookup(d) : NULL;
+    uintptr_t at = (uintptr_t)d, end, start = s ? block_around(s, at, &end) : 0;
+    if (!start)
+        return;
+    if (at < start)
+        fatal_block(names->before_start, (void *)start, end - start);
+    if (n > end - at)
+        fatal_block(names->past_end, (void *)start, end - start);
+}
+
 /* ---- the rest of the family ------------------------------------------- */
 
 size_t alc_usable_size(const void *p) {

@@ -67,6 +67,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.zero_size", "%s", c->hardening.zero_size ? "true" : "false");
     CFG("hardening.cxx_delete", "%s", c->hardening.cxx_delete ? "true" : "false");
     CFG("hardening.guard_pages", "%s", c->hardening.guard_pages ? "true" : "false");
+    CFG("hardening.check_copy", "%s", c->hardening.check_copy ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -7,6 +7,7 @@
 #   dropin_fork  fork while four threads allocate
 #   dropin_cxx   std::string/vector/map moved between std::threads (C++ only)
 #   dropin_new   operator new and delete, every form, out of memory (C++ only)
+#   dropin_copy  memcpy, memmove and memset past heap blocks
 #
 # They call the standard malloc family and are NOT linked with alloclab: the
 # allocator comes from LD_PRELOAD alone. Their paths reach test_dropin.c as
@@ -26,7 +27,11 @@ add_executable(dropin_extras ${CMAKE_CURRENT_LIST_DIR}/dropin_extras.c)
 target_include_directories(dropin_extras PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/core)
 target_link_libraries(dropin_extras PRIVATE ${CMAKE_DL_LIBS})
 
-set(ALC_DROPIN_HELPERS dropin_edge dropin_fork dropin_extras)
+# memcpy, memmove and memset past heap blocks (hardening.check_copy); calls, not builtins.
+add_executable(dropin_copy ${CMAKE_CURRENT_LIST_DIR}/dropin_copy.c)
+target_compile_options(dropin_copy PRIVATE -fno-builtin)
+
+set(ALC_DROPIN_HELPERS dropin_edge dropin_fork dropin_extras dropin_copy)
 if(CMAKE_CXX_COMPILER)
   add_executable(dropin_cxx ${CMAKE_CURRENT_LIST_DIR}/dropin_cxx.cpp)
   set_target_properties(dropin_cxx PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
@@ -62,7 +67,8 @@ if(TARGET test_dropin)
   target_compile_definitions(test_dropin PRIVATE
     DROPIN_EDGE="$<TARGET_FILE:dropin_edge>"
     DROPIN_FORK="$<TARGET_FILE:dropin_fork>"
-    DROPIN_EXTRAS="$<TARGET_FILE:dropin_extras>")
+    DROPIN_EXTRAS="$<TARGET_FILE:dropin_extras>"
+    DROPIN_COPY="$<TARGET_FILE:dropin_copy>")
   if(TARGET dropin_cxx)
     target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>"
       DROPIN_NEW="$<TARGET_FILE:dropin_new>")

@@ -186,6 +186,9 @@ static void require_file(const char *what, const char *path, const char *fix) {
 #ifndef DROPIN_CXX
 #define DROPIN_CXX NULL
 #endif
+#ifndef DROPIN_COPY
+#define DROPIN_COPY NULL
+#endif
 #ifndef DROPIN_NEW
 #define DROPIN_NEW NULL
 #endif
@@ -689,6 +692,65 @@ Test(dropin, cxx_delete_mismatches_caught_when_asked) {
                           misuses[i][0], status_text(&r, sbuf, sizeof sbuf), tail_of(r.err, r.err_len, 1000));
             ran_free(&r);
         }
+    }
+}
+
+/* hardening.check_copy: a memcpy, memmove or
+ * memset that would run out of its heap block stops the program, naming
+ * the block; off, the copy is made. Copies inside blocks pass (and pass on
+ * every config: edge_cases... below). With sizes tracked (hardened.cfg) the
+ * bound is the request, not the class. */
+static const char *const copy_on[] = {"ALLOCLAB_OPTIONS=hardening.check_copy=true", NULL};
+static const dcfg_t hardened = {"hardened", "hardened.cfg", 0};
+
+static void copy_misuse(const char *mode, const dcfg_t *cfg, const char *const *env, const char *what) {
+    const char *const argv[] = {DROPIN_COPY, mode, NULL};
+    how_t h = {.preload = true, .cfg = cfg, .env = env};
+    ran_t r;
+    char sbuf[128];
+    run(&r, mode, argv, &h);
+    if (what)
+        cr_expect(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT && strstr(r.err, "alloclab: ") &&
+                      strstr(r.err, what) && strstr(r.err, "(address 0x") && strstr(r.err, " bytes)"),
+                  "%s: want \"%s\": %s; stderr: %s", mode, what, status_text(&r, sbuf, sizeof sbuf),
+                  tail_of(r.err, r.err_len, 1000));
+    else
+        cr_expect(exited_ok(&r) && strstr(r.out, "unseen"), "%s: want it made, unseen: %s; stderr: %s", mode,
+                  status_text(&r, sbuf, sizeof sbuf), tail_of(r.err, r.err_len, 1000));
+    ran_free(&r);
+}
+
+Test(dropin, copies_past_a_block_caught) {
+    require_file("dropin_copy", DROPIN_COPY, SNIPPET_FIX);
+    static const char *const modes[][2] = {{"memcpy-past-end", "memcpy(): writes past the end of the block"},
+                                           {"memcpy-32-past-end", "memcpy(): writes past the end"},
+                                           {"memcpy-before-start", "memcpy(): writes past the end"},
+                                           {"memmove-past-end", "memmove(): writes past the end"},
+                                           {"memset-past-end", "memset(): writes past the end"}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        copy_misuse(modes[i][0], &configs[0], copy_on, modes[i][1]);
+    /* Off (the default), the copy is made (past a large block: over free
+     * pages, so that nothing else notices it either). */
+    copy_misuse("memmove-past-end", &configs[0], NULL, NULL);
+    /* Inside its class's object, past the request: seen only with sizes tracked. */
+    copy_misuse("memcpy-past-request", &configs[0], copy_on, NULL);
+    copy_misuse("memcpy-past-request", &hardened, NULL, "memcpy(): writes past the end of the block (address");
+    copy_misuse("memcpy-before-start", &hardened, NULL, "memcpy(): writes before the start of the block");
+}
+
+/* Copies to a block's last byte, and to memory of no block's, pass: with
+ * the check on, on the default and on hardened.cfg (requested sizes). */
+Test(dropin, copies_inside_blocks_pass) {
+    require_file("dropin_copy", DROPIN_COPY, SNIPPET_FIX);
+    const char *const argv[] = {DROPIN_COPY, NULL};
+    const how_t hows[] = {{.preload = true, .cfg = &configs[0], .env = copy_on}, {.preload = true, .cfg = &hardened}};
+    char sbuf[96];
+    for (size_t i = 0; i < 2; i++) {
+        ran_t r;
+        run(&r, "dropin_copy", argv, &hows[i]);
+        cr_expect(exited_ok(&r) && strstr(r.out, "1 passed, 0 failed"), "dropin_copy (%s): %s; stdout %s; stderr: %s",
+                  hows[i].cfg->name, status_text(&r, sbuf, sizeof sbuf), r.out, tail_of(r.err, r.err_len, 1000));
+        ran_free(&r);
     }
 }
 
