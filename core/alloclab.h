@@ -68,10 +68,10 @@ typedef struct alc_policy_ref {
 } alc_policy_ref_t;
 
 /* Defences against heap misuse (a config's hardening group), each on or
- * off on its own; zero_size on in the embedded default. With
- * any of the others but check_copy on, every malloc and free takes the slow side (the fast
- * paths stay as they are when they are off), requested sizes are tracked
- * and tiny pieces are off. */
+ * off on its own; zero_size and delay_large on in the embedded default.
+ * With any of the others but check_copy on, every malloc and free takes
+ * the slow side (the fast paths stay as they are when they are off),
+ * requested sizes are tracked and tiny pieces are off. */
 enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
 typedef struct alc_hardening {
     int check_free;    /* every free checked in full against its span: a second free anywhere */
@@ -83,6 +83,7 @@ typedef struct alc_hardening {
     int cxx_delete;    /* delete of a new[] block, delete[] of a new one, sized delete's size: caught */
     int guard_pages;   /* malloc's large blocks end against an inaccessible page */
     int check_copy;    /* drop-in memcpy, memmove, memset: none may run out of the heap block it starts in */
+    int delay_large;   /* a freed large block (up to 1 MiB) is not reused before the next large free */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -40,7 +40,18 @@ static struct {
     uint32_t young_until, young_idle_ms;
     bool young;
     uint64_t peak_in_use;              /* the most pages ever in use (read without the lock) */
+    alc_span_t *held;                  /* freed, not yet reusable: alc__heap_free_later */
 } H = {.lock = ALC_LOCK_INIT};
+
+static void free_locked(alc_span_t *s);
+
+/* The span held back, freed now (lock held). */
+static void free_held(void) {
+    alc_span_t *s = H.held;
+    H.held = NULL;
+    if (s)
+        free_locked(s);
+}
 
 /* The page source and release policies, fixed at start-up. */
 static const alc_page_source_methods_t *src;
@@ -290,6 +301,10 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
     alc_span_t *s = find(want);
     if (!s && grow(want) == 0)
         s = find(want);
+    if (!s && H.held) {   /* out of memory but for the span held back */
+        free_held();
+        s = find(want);
+    }
     if (!s)
         goto fail;
     if (kind != ALC_SPAN_LARGE && align_pages == 1 && s->npages > npages) {
@@ -482,6 +497,7 @@ uint32_t alc__heap_tick_ms(void) {
 
 void alc__heap_tick(void) {
     alc_lock(&H.lock);
+    free_held();
     uint32_t now = now_ms();
     note_in_use(now);
     alc_release_view_t v = view(now, 0);
@@ -506,8 +522,7 @@ static __thread uint32_t idle_credit_ms;
 
 void alc__heap_idle_credit(uint32_t ms) { idle_credit_ms = ms; }
 
-void alc__heap_free(alc_span_t *s) {
-    alc_lock(&H.lock);
+static void free_locked(alc_span_t *s) {
     if (s->kind == ALC_SPAN_LARGE)
         clear_ends(s);
     else
@@ -524,11 +539,27 @@ void alc__heap_free(alc_span_t *s) {
     coalesce_and_push(s);
     note_in_use(now);
     ask_release(now, freed);
+}
+
+void alc__heap_free(alc_span_t *s) {
+    alc_lock(&H.lock);
+    free_locked(s);
+    alc_unlock(&H.lock);
+}
+
+/* s (a large span) is freed but held back, neither coalesced nor reusable,
+ * until the next such free, the release policy's next tick or a release:
+ * a large block freed and asked for again at once gets other memory. */
+void alc__heap_free_later(alc_span_t *s) {
+    alc_lock(&H.lock);
+    free_held();
+    H.held = s;
     alc_unlock(&H.lock);
 }
 
 void alc__heap_release(size_t keep_bytes) {
     alc_lock(&H.lock);
+    free_held();
     release_counted(BY_REQUEST, keep_bytes >> alc__page_shift, now_ms(), 0, 0);
     alc_unlock(&H.lock);
 }
@@ -536,14 +567,16 @@ void alc__heap_release(size_t keep_bytes) {
 void alc__heap_stats(alc_stats_t *st) {
     alc_lock(&H.lock);
     st->pages_mapped = H.pages_mapped;
-    st->pages_free = H.pages_free;
+    /* The span held back is free to the program, if not yet to reuse. */
+    uint64_t held = H.held ? H.held->npages : 0;
+    st->pages_free = H.pages_free + held;
     st->pages_released = H.pages_free - H.pages_dirty;
     st->pages_returned_total = H.pages_returned_total;
     st->pages_returned_on_free = H.returned_by[BY_FREE];
     st->pages_returned_background = H.returned_by[BY_TICK];
     st->pages_returned_on_request = H.returned_by[BY_REQUEST];
     st->release_ns = H.release_ns;
-    st->spans_free = H.spans_free;
-    st->spans_in_use = H.spans_in_use;
+    st->spans_free = H.spans_free + (held != 0);
+    st->spans_in_use = H.spans_in_use - (held != 0);
     alc_unlock(&H.lock);
 }

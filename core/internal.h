@@ -169,6 +169,7 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * alc__pagemap_set_class), cls is unused for the others. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
+ALC_INTERNAL void alc__heap_free_later(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
 ALC_INTERNAL void alc__heap_init(const alc_policy_ref_t *source, const alc_policy_ref_t *release);

@@ -877,12 +877,18 @@ static size_t requested_of(const alc_span_t *s, const void *p) {
 #define QUARANTINED_LARGE SIZE_MAX   /* a large block's requested size while in quarantine */
 static const char double_free_quarantined[] = "free(): double free (the block waits in quarantine)";
 
+#define HELD_LARGE (SIZE_MAX - 1)      /* ... while the heap holds it back (hardening.delay_large) */
+#define HOLD_MAX ((size_t)1 << 20)     /* the largest span held back: what the delay may cost */
+
 static void release_block(void *p);
-static void large_release(alc_span_t *s);
+static void large_release(alc_span_t *s, bool later);
 
 /* A large block whose defences are satisfied: to the quarantine, whose
- * oldest block is then freed for real, or straight back to the heap. */
+ * oldest block is then freed for real, or back to the heap, at once or
+ * held back there until the next large free (hardening.delay_large). */
 static void free_large(alc_span_t *s, void *p) {
+    if (ALC_UNLIKELY(s->requested == HELD_LARGE))
+        fatal_block("free(): double free", p, (s->npages - s->tiny_shift) << alc__page_shift);
     size_t front = front_of(s, p);
     if ((uintptr_t)p != s->start + front)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
@@ -904,7 +910,7 @@ static void free_large(alc_span_t *s, void *p) {
             release_block(p);
         return;
     }
-    large_release(s);
+    large_release(s, alc__config.hardening.delay_large && bytes <= HOLD_MAX);
 }
 
 /* A small block freed: quarantined (its tracked size marks it), then the
@@ -915,22 +921,29 @@ static void *quarantine_small(alc_span_t *s, void *p) {
     return alc__quarantine_put(p, s->elemsize);
 }
 
-/* A block out of quarantine, freed for real: to this thread's list, or the heap. */
-/* A large span back to the heap, its guard page (if any) opened again. */
-static void large_release(alc_span_t *s) {
+/* A large span back to the heap, its guard page (if any) opened again;
+ * later: held back there, marked so that a second free is caught. */
+static void large_release(alc_span_t *s, bool later) {
     if (s->tiny_shift) {
         mprotect((void *)(s->start + ((s->npages - 1) << alc__page_shift)), alc__page_size, PROT_READ | PROT_WRITE);
         s->tiny_shift = 0;
     }
     s->elemsize = 0;
-    alc__heap_free(s);
+    if (later) {
+        s->requested = HELD_LARGE;
+        alc__heap_free_later(s);
+    } else {
+        alc__heap_free(s);
+    }
     alc__scavenger_poke();
 }
+
+/* A block out of quarantine, freed for real: to this thread's list, or the heap. */
 
 static void release_block(void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s->kind == ALC_SPAN_LARGE) {
-        large_release(s);
+        large_release(s, false);
         return;
     }
     alc_cache_t *c = alc__cache_real();

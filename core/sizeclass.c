@@ -71,6 +71,7 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->cache_idle_ms = 1000;
     cfg->profile_rate = ALC_DEFAULT_PROFILE_RATE;
     cfg->hardening.zero_size = 1;   /* costs only malloc(0) its fast path */
+    cfg->hardening.delay_large = 1; /* costs only large frees: a span held back by the heap */
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
 

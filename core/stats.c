@@ -68,6 +68,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.cxx_delete", "%s", c->hardening.cxx_delete ? "true" : "false");
     CFG("hardening.guard_pages", "%s", c->hardening.guard_pages ? "true" : "false");
     CFG("hardening.check_copy", "%s", c->hardening.check_copy ? "true" : "false");
+    CFG("hardening.delay_large", "%s", c->hardening.delay_large ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

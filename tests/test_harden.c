@@ -466,3 +466,48 @@ Test(harden, huge_requests_fail_with_canaries) {
     cr_assert_not_null(p);
     alc_free(p);
 }
+
+/* ---- delay_large: a freed large block is not handed out again at once ----- */
+
+static const alc_hardening_t delay_on = {.delay_large = 1};
+
+Test(harden, delay_large_gives_other_memory_after_a_free) {
+    start_hardened(delay_on);
+    char *p = alc_malloc(256 << 10);
+    memset(p, 'x', 256 << 10);
+    alc_free(p);
+    char *q = alc_malloc(256 << 10), *r = alc_malloc(128 << 10);
+    cr_assert(q && r && q != p && r != p, "a freed large block came back at once: %p, then %p and %p", p, q, r);
+    alc_free(q);   /* the next large free lets p's span be reused */
+    alc_free(r);
+    alc_stats_t st;
+    alc_stats_get(&st);
+    cr_assert_eq(st.large_allocs, 0);
+    cr_assert_geq(st.pages_free * alc_active_config()->page_size, (size_t)(384 << 10),
+                  "the span held back counts as free");
+}
+
+Test(harden, large_reuse_is_immediate_without_delay) {
+    start_hardened(none);
+    void *p = alc_malloc(256 << 10);
+    alc_free(p);
+    cr_assert_eq(alc_malloc(256 << 10), p);
+}
+
+static void free_twice(void *p) {
+    alc_free(p);
+    alc_free(p);
+}
+
+Test(harden, delay_large_catches_double_free_of_the_held_block) {
+    stopped_on(delay_on, free_twice, 256 << 10, "free(): double free");
+}
+
+/* Up to 1 MiB only: bigger blocks are reused at once (the delay would
+ * cost their size again). */
+Test(harden, delay_large_leaves_big_blocks) {
+    start_hardened(delay_on);
+    void *p = alc_malloc(4 << 20);
+    alc_free(p);
+    cr_assert_eq(alc_malloc(4 << 20), p);
+}

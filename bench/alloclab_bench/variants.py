@@ -72,6 +72,7 @@ KEYS = {
     "hardening.cxx_delete": ("hardening.cxx_delete", bool),
     "hardening.guard_pages": ("hardening.guard_pages", bool),
     "hardening.check_copy": ("hardening.check_copy", bool),
+    "hardening.delay_large": ("hardening.delay_large", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
