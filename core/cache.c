@@ -337,6 +337,7 @@ static void thread_exit(void *arg) {
     pthread_mutex_unlock(&reg_lock);
     /* A thread that exits while others run (a server's worker) leaves its
      * batches where the next thread takes them without walking spans. */
+    alc__quarantine_thread_done(c);
     alc__cache_flush_all(c, others);
     pthread_mutex_lock(&reg_lock);
     fold_counters(&retired, c);

@@ -43,11 +43,9 @@ ALC_INTERNAL size_t alc__canary_bytes, alc__front_bytes;
 #define FREE_BYTE 0
 #define MALLOC_BYTE 0xa5
 
-/* The quarantine: a ring of blocks, oldest at head, behind one lock. */
-typedef struct {
-    void *p;
-    size_t bytes;
-} qent_t;
+/* The quarantine: a ring of blocks, oldest at head, behind one lock,
+ * filled by each thread's batch (alc_cache_t.qbatch). */
+typedef alc_qent_t qent_t;
 static struct {
     alc_lock_t lock;
     qent_t *ring;
@@ -107,36 +105,47 @@ static uint64_t canary_for(const unsigned char *at) {
     return x ^ (x >> 29);
 }
 
-/* Bytes [from, to) of p all FREE_BYTE? A word at a time (from is a
- * multiple of 8, blocks are whole words but for large blocks' tails). */
+_Static_assert(FREE_BYTE == 0, "filled() ORs the words together");
+
+static uint64_t load64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Bytes [from, to) of p all FREE_BYTE? 32 bytes a step, then words, then
+ * bytes (blocks are whole words but for large blocks' tails). */
 static bool filled(const unsigned char *p, size_t from, size_t to) {
-    const uint64_t w = 0x0101010101010101ull * FREE_BYTE;
-    uint64_t diff = 0, v;
+    uint64_t diff = 0;
     size_t i = from;
-    for (; i + 8 <= to; i += 8) {
-        memcpy(&v, p + i, sizeof v);
-        diff |= v ^ w;
-    }
+    for (; i + 32 <= to; i += 32)
+        diff |= load64(p + i) | load64(p + i + 8) | load64(p + i + 16) | load64(p + i + 24);
+    for (; i + 8 <= to; i += 8)
+        diff |= load64(p + i);
     for (; i < to; i++)
-        diff |= p[i] ^ (uint64_t)FREE_BYTE;
+        diff |= p[i];
     return diff == 0;
 }
 
-/* The canary's bytes [req, end) of block b: its value, word after word. */
+/* The canary's bytes [req, end) of block b: its value, word after word
+ * (four unaligned stores when it is whole, as in every block but large
+ * ones that end against a guard page). */
 static void canary_write(unsigned char *b, size_t req, size_t end) {
+    _Static_assert(ALC_CANARY_BYTES == 32 && ALC_FRONT_BYTES == 32, "four words");
     uint64_t v = canary_for(b);
+    if (end - req == ALC_CANARY_BYTES) {
+        memcpy(b + req, &v, 8), memcpy(b + req + 8, &v, 8), memcpy(b + req + 16, &v, 8), memcpy(b + req + 24, &v, 8);
+        return;
+    }
     for (size_t i = req; i < end; i += sizeof v)
         memcpy(b + i, &v, end - i < sizeof v ? end - i : sizeof v);
 }
 
-bool alc__harden_has_front(const void *obj) {
-    uint64_t v = canary_for(obj), seen;
-    memcpy(&seen, obj, sizeof seen);
-    return seen == v;   /* program data matches with odds of 2^-64 */
-}
-
 static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
     uint64_t v = canary_for(b), diff = 0;
+    if (end - req == ALC_CANARY_BYTES)
+        return ((load64(b + req) ^ v) | (load64(b + req + 8) ^ v) | (load64(b + req + 16) ^ v) |
+                (load64(b + req + 24) ^ v)) == 0;
     for (size_t i = req; i < end; i += sizeof v) {
         size_t k = end - i < sizeof v ? end - i : sizeof v;
         uint64_t seen = 0, want = 0;
@@ -156,13 +165,18 @@ size_t alc__harden_used(size_t front, size_t req, size_t usable) {
     return front + canary_end(req, usable - front);
 }
 
+bool alc__harden_has_front(const void *obj) {
+    return load64(obj) == canary_for(obj);   /* program data matches with odds of 2^-64 */
+}
+
 const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front) {
     const alc_hardening_t *h = &alc__config.hardening;
     unsigned char *b = p;
     /* The link (the first word) was zeroed when the block left its list. */
-    if (h->fill_free && small && !filled(b, sizeof(uintptr_t), usable))
+    bool zeroed = h->fill_free && small;   /* and its link cleared: checked here */
+    if (zeroed && !filled(b, sizeof(uintptr_t), usable))
         return "write after free: a freed block was written to before it was handed out again";
-    if (h->fill_malloc != ALC_FILL_NONE)
+    if (h->fill_malloc == ALC_FILL_PATTERN || (h->fill_malloc == ALC_FILL_ZERO && !zeroed))
         memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
     if (h->canary) {
         canary_write(b, 0, front);
@@ -201,9 +215,11 @@ void alc__harden_fatal(const char *what, const void *p, size_t bytes) {
 
 bool alc__quarantine_on(void) { return Q.ring != NULL; }
 
-/* A block that left the quarantine: still as zeroed as it went in? */
-static void check_left(const qent_t *e) {
-    if (!filled(e->p, 0, e->bytes))
+/* A block that left the quarantine (or waits at exit: always): still as
+ * zeroed as it went in? Small blocks under fill_free are checked when
+ * handed out again instead. */
+static void check_left(const qent_t *e, bool always) {
+    if ((always || !e->checked_on_reuse) && !filled(e->p, 0, e->bytes))
         alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
 }
 
@@ -213,33 +229,66 @@ static void *oldest_out(void) {
     Q.head = (Q.head + 1) % Q.cap;
     Q.n--;
     Q.bytes -= e.bytes;
-    check_left(&e);
+    check_left(&e, false);
     return e.p;
 }
 
-void *alc__quarantine_put(void *p, size_t bytes) {
-    alc_lock(&Q.lock);
-    Q.ring[(Q.head + Q.n) % Q.cap] = (qent_t){p, bytes};
-    Q.n++;
-    Q.bytes += bytes;
-    void *out = Q.bytes > Q.limit || Q.n == Q.cap ? oldest_out() : NULL;
-    alc_unlock(&Q.lock);
-    return out;
+/* c's batch into the ring (lock held). A full ring makes room, its oldest
+ * into out (NULL, at a thread's exit: the block is then never reused). */
+static unsigned batch_in(alc_cache_t *c, void **out) {
+    unsigned n = 0;
+    for (uint32_t i = 0; i < c->qbatch_n; i++) {
+        if (Q.n == Q.cap) {
+            void *p = oldest_out();
+            if (out)
+                out[n++] = p;
+        }
+        Q.ring[(Q.head + Q.n) % Q.cap] = c->qbatch[i];
+        Q.n++;
+        Q.bytes += c->qbatch[i].bytes;
+    }
+    c->qbatch_n = 0;
+    return n;
 }
 
-void *alc__quarantine_take(void) {
+unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, void **out) {
+    c->qbatch[c->qbatch_n++] = e;
+    if (c->qbatch_n < ALC_QBATCH)
+        return 0;
+    alc_lock(&Q.lock);
+    unsigned n = batch_in(c, out);
+    while (n < ALC_QOUT && Q.n && Q.bytes > Q.limit)
+        out[n++] = oldest_out();
+    alc_unlock(&Q.lock);
+    return n;
+}
+
+void *alc__quarantine_take(alc_cache_t *c) {
     if (!Q.ring)
         return NULL;
     alc_lock(&Q.lock);
+    if (c->qbatch_n)
+        batch_in(c, NULL);
     void *out = Q.n ? oldest_out() : NULL;
     alc_unlock(&Q.lock);
     return out;
 }
 
+void alc__quarantine_thread_done(alc_cache_t *c) {
+    if (!c->qbatch_n)
+        return;
+    alc_lock(&Q.lock);
+    batch_in(c, NULL);
+    alc_unlock(&Q.lock);
+}
+
+/* At exit: every block still waiting, the exiting thread's batch too. */
 static void check_quarantine_at_exit(void) {
     alc_lock(&Q.lock);
+    for (uint32_t i = 0; i < alc__tls_cache->qbatch_n; i++)
+        check_left(&alc__tls_cache->qbatch[i], true);
     for (uint32_t i = 0; i < Q.n; i++)
-        check_left(&Q.ring[(Q.head + i) % Q.cap]);
+        check_left(&Q.ring[(Q.head + i) % Q.cap], true);
     alc_unlock(&Q.lock);
 }
 

@@ -335,11 +335,16 @@ ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usa
 /* The bytes of an object a block's canaries reach: what a free zeroes. */
 ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
 /* The quarantine (hardening.quarantine bytes): on? Puts a freed, zeroed
- * block of bytes in; returns the block that left to make room (checked
- * still zero), which is then freed for real, or NULL. */
+ * block in (through the thread's batch: at most one lock for ALC_QBATCH
+ * frees); the blocks that left to make room (checked still zero), at most
+ * ALC_QOUT, go into out to be freed for real: returns how many. */
+#define ALC_QOUT (2 * ALC_QBATCH)
 ALC_INTERNAL bool alc__quarantine_on(void);
-ALC_INTERNAL void *alc__quarantine_put(void *p, size_t bytes);
-ALC_INTERNAL void *alc__quarantine_take(void);   /* the oldest block, checked; NULL: empty */
+ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, void **out);
+/* The oldest block (c's batch first joins the FIFO), checked; NULL: empty. */
+ALC_INTERNAL void *alc__quarantine_take(alc_cache_t *c);
+/* A thread's exit: its batch joins the FIFO, nothing leaves (cache.c). */
+ALC_INTERNAL void alc__quarantine_thread_done(alc_cache_t *c);
 /* zero_size: a block for malloc(0) in the inaccessible region (NULL: none
  * left, or the defence off), and whether p is one. */
 ALC_INTERNAL void *alc__harden_zero_alloc(void);

@@ -883,6 +883,17 @@ static const char double_free_quarantined[] = "free(): double free (the block wa
 static void release_block(void *p);
 static void large_release(alc_span_t *s, bool later);
 
+/* Block p (bytes zeroed) into the quarantine; those that left it, freed for real. */
+static void quarantine(void *p, size_t bytes, bool checked_on_reuse) {
+    void *out[ALC_QOUT];
+    alc_cache_t *c = alc__cache_real();
+    if (!c)
+        return;   /* out of memory for a cache: the block stays out of use */
+    unsigned n = alc__quarantine_put(c, (alc_qent_t){p, bytes, checked_on_reuse}, out);
+    for (unsigned i = 0; i < n; i++)
+        release_block(out[i]);
+}
+
 /* A large block whose defences are satisfied: to the quarantine, whose
  * oldest block is then freed for real, or back to the heap, at once or
  * held back there until the next large free (hardening.delay_large). */
@@ -906,19 +917,17 @@ static void free_large(alc_span_t *s, void *p) {
     if (ALC_UNLIKELY(alc__quarantine_on())) {
         size_t zeroed = alc__harden_used(front, s->requested, block_bytes(s, (void *)s->start));
         s->requested = QUARANTINED_LARGE;
-        if ((p = alc__quarantine_put((void *)s->start, zeroed)) != NULL)
-            release_block(p);
+        quarantine((void *)s->start, zeroed, false);
         return;
     }
     large_release(s, alc__config.hardening.delay_large && bytes <= HOLD_MAX);
 }
 
-/* A small block freed: quarantined (its tracked size marks it), then the
- * block that left the quarantine, if any, goes on. */
-static void *quarantine_small(alc_span_t *s, void *p) {
+/* A small block freed: quarantined, its tracked size marking it. */
+static void quarantine_small(alc_span_t *s, void *p) {
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
     s->req[idx] = ALC_QUARANTINED;
-    return alc__quarantine_put(p, s->elemsize);
+    quarantine(p, s->elemsize, alc__config.hardening.fill_free);
 }
 
 /* A large span back to the heap, its guard page (if any) opened again;
@@ -975,8 +984,7 @@ static void free_small(alc_span_t *s, void *user) {
     if (s->req)
         track_free(c, s, p);
     if (ALC_UNLIKELY(alc__quarantine_on())) {
-        if ((p = quarantine_small(s, p)) != NULL)
-            release_block(p);
+        quarantine_small(s, p);
         return;
     }
     alc__cache_push(c, s->cls, p);
@@ -1262,7 +1270,7 @@ void *alc_pvalloc(size_t size) {
  * back everything the program does not hold. */
 static void drain_quarantine(void) {
     void *p;
-    while ((p = alc__quarantine_take()) != NULL)
+    while ((p = alc__quarantine_take(alc__tls_cache)) != NULL)
         release_block(p);
 }
 

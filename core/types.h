@@ -142,6 +142,14 @@ typedef struct alc_cachelist {
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 
+/* A block in quarantine: its address, the bytes zeroed, and whether its
+ * reuse checks them (fill_free on a small block), so that leaving needs no check. */
+#define ALC_QBATCH 32
+typedef struct {
+    void *p;
+    size_t bytes : 63, checked_on_reuse : 1;
+} alc_qent_t;
+
 typedef struct alc_cache {
     /* Tiny bump state (seed's c.tiny / c.tinyoffset), read first. */
     uintptr_t tiny;           /* current block, 0 when none */
@@ -194,6 +202,10 @@ typedef struct alc_cache {
     _Atomic uint32_t moves;   /* refills and flushes so far (the owner's) */
     uint32_t seen_moves;      /* the background thread's: moves when it last looked */
     uint64_t seen_ms;         /* and since when they have not changed */
+    /* hardening.quarantine: blocks this thread freed, on their way into the
+     * shared FIFO a batch at a time (harden.c). */
+    alc_qent_t qbatch[ALC_QBATCH];
+    uint32_t qbatch_n;
 } alc_cache_t;
 
 /* A batch of free objects linked through their first words. */

@@ -5,6 +5,7 @@
  * misuse runs in a child (chk_run_child), so a test sees what it printed. */
 #include "check.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 /* Starts the allocator with the embedded default and the defences of h. */
@@ -510,4 +511,41 @@ Test(harden, delay_large_leaves_big_blocks) {
     void *p = alc_malloc(4 << 20);
     alc_free(p);
     cr_assert_eq(alc_malloc(4 << 20), p);
+}
+
+/* ---- the quarantine across threads, and with fill_free -------------------- */
+
+static void *free_write_and_exit(void *p) {
+    alc_free(p);
+    ((char *)p)[10] = 'w';
+    return NULL;   /* the thread's batch joins the shared FIFO as it exits */
+}
+
+/* A block freed (and written) by a thread that has exited still waits,
+ * and is checked when the main thread's frees push it out. */
+static void write_in_thread_then_evict(void *p) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_write_and_exit, p) || pthread_join(t, NULL))
+        abort();
+    for (int i = 0; i < 40000; i++)
+        alc_free(alc_malloc(64));
+}
+
+Test(harden, quarantine_keeps_an_exited_threads_blocks) {
+    stopped_on(quarantine_on, write_in_thread_then_evict, 64,
+               "write after free: a block in quarantine was written to");
+}
+
+/* With fill_free too, a block leaves the quarantine unchecked and is
+ * checked when handed out again (one check, not two). */
+static void write_then_reuse(void *p) {
+    alc_free(p);
+    ((char *)p)[10] = 'w';
+    for (int i = 0; i < 40000; i++)
+        alc_free(alc_malloc(64));
+}
+
+Test(harden, quarantine_with_fill_free_checks_on_reuse) {
+    stopped_on((alc_hardening_t){.quarantine = 4096, .fill_free = 1}, write_then_reuse, 64,
+               "write after free: a freed block was written to before it was handed out again");
 }
