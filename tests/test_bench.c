@@ -334,6 +334,33 @@ Test(bench, profile_shows_allocation_sites, .timeout = 120) {
     rmtree(dir);
 }
 
+/* Two alloclab configs: the page's table of configs against the first ends
+ * with their geomeans, and the cost plot shows each config's time and peak
+ * RSS against it (canaries send every call to the slow side: slower). */
+Test(bench, config_cost_against_the_first_config, .timeout = 120) {
+    char dir[64];
+    const char *args[] = {"--rounds", "1", "--scale", "0.05", "--workloads", "churn,json", "--allocators", "alloclab",
+                          "--no-sweep", "--config", ALC_SOURCE_DIR "/configs/default.cfg", "--config",
+                          ALC_SOURCE_DIR "/configs/harden_canary.cfg", NULL};
+    ran_t r = drive_into(dir, args);
+    char path[512];
+    snprintf(path, sizeof path, "%s/config_cost.csv", dir);
+    csv_t *c = read_csv(path);
+    cr_assert_eq(c->nrows, 2, "config_cost.csv: %d rows", c->nrows);
+    int t = col(c, "time"), m = col(c, "peak RSS");
+    cr_expect(strstr(c->cell[1][0], "harden_canary"), "row: %s", c->cell[1][0]);
+    cr_expect_gt(atof(c->cell[1][t]), 1.2, "canaries cost no time: %s", c->cell[1][t]);
+    cr_expect_gt(atof(c->cell[1][m]), 0.5, "peak RSS ratio: %s", c->cell[1][m]);
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    char *page = slurp(path, NULL);
+    cr_expect(strstr(page, "| **geomean** | **") && strstr(page, "x time,"), "%s", page);
+    check_plot(dir, "config_cost");
+    free(page);
+    free(c);
+    free(r.out);
+    rmtree(dir);
+}
+
 /* --command: a user's program as a workload, under every allocator in
  * every round, named on the page. */
 Test(bench, command_runs_as_a_workload, .timeout = 120) {

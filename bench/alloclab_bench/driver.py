@@ -365,6 +365,9 @@ def draw_plots(p, r, s):
                                "release policy", p.a.sample_ms)
     for sw, w, trow in s.sweep_rows:
         plots.sweep_plot(p.report, sw, w, trow)
+    alc = [v.label for v in p.variants if v.kind == "alloclab"]
+    if len(alc) > 1:
+        plots.config_cost_plot(p.report, alc[0], alc[1:], s.ran_w, s.summ)
     # per-class internal waste of the active size-class table
     table_cfg = p.user_configs[0] if p.user_configs else None
     plots.class_waste_plot(p.report, size_classes(p.build, table_cfg, p.base_env), table_cfg)

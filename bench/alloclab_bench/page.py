@@ -13,7 +13,7 @@ import alloclab_profile  # bench/alloclab_profile.py: reads heap profiles
 import alloclab_stats  # bench/alloclab_stats.py: intervals and spread
 
 from . import ROOT
-from .plots import histogram
+from .plots import config_costs, histogram
 from .util import write_csv
 from .variants import COMMAND, SITE_WRAPPERS, WORKLOADS, pkg_version
 
@@ -182,7 +182,15 @@ def configs_lines(ref, others, ran_w, summ):
             for k in ("ops_per_s", "peak_rss", "allocations"):
                 cells.append(f"{m[k] / m0[k]:.3f}" if m and m0 and m.get(k) and m0.get(k) else "")
         L.append(f"| {w} | " + " | ".join(cells) + " |")
+    cost = config_costs(ref, others, ran_w, summ)
+    cells = []
+    for t, r in cost:
+        cells += [f"**{1 / t:.3f}**" if t else "", f"**{r:.3f}**" if r else "", ""]
+    L.append("| **geomean** | " + " | ".join(cells) + " |")
     L.append("")
+    L.append(f"Cost against {ref} (the plot `config_cost`): time, {ref}'s ops/s over the config's, and "
+             "peak RSS over its, each the geomean over the workloads: " + "; ".join(
+                 f"{c} {t:.2f}x time, {r:.2f}x RSS" for c, (t, r) in zip(others, cost) if t and r) + ".\n")
     return L
 
 

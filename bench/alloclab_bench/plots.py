@@ -1,6 +1,7 @@
 """The report's plots: gnuplot scripts (plots/<name>.gp, drawn from the CSV
 files of the report to PNG and SVG) and the CSV files they read."""
 
+import math
 import os
 import re
 import subprocess
@@ -222,6 +223,40 @@ plot '{fname}' using {xcol}:3{xt} with linespoints lw 2 pt 7 title 'allocations 
         f"alloclab with each value of {sw.key}{with_}, as a percentage of {sw.key}={first}: "
         "objects handed out (tiny pieces sharing a block count once), bytes in use at the "
         "workload's snapshot, peak RSS and operations per second; medians over the rounds."))
+
+
+def config_costs(ref, others, ran_w, summ):
+    """Each config's cost against ref: (time, peak RSS), the geomeans over
+    the workloads of ref's ops/s over its and of its peak RSS over ref's."""
+    out = []
+    for c in others:
+        t, r = [], []
+        for w in ran_w:
+            m0, m = summ.get((w, ref)), summ.get((w, c))
+            if m0 and m and m0.get("ops_per_s") and m.get("ops_per_s"):
+                t.append(m0["ops_per_s"] / m["ops_per_s"])
+            if m0 and m and m0.get("peak_rss") and m.get("peak_rss"):
+                r.append(m["peak_rss"] / m0["peak_rss"])
+        gm = lambda xs: math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+        out.append((gm(t), gm(r)))
+    return out
+
+
+def config_cost_plot(report, ref, others, ran_w, summ):
+    """What each alloclab config costs against the first (with harden_*.cfg
+    configs: each defence's cost in time and memory), as clustered bars."""
+    cost = config_costs(ref, others, ran_w, summ)
+    rows = [[c, t, r] for c, (t, r) in zip(others, cost) if t and r]
+    if not rows:
+        return
+    write_csv(os.path.join(report.out, "config_cost.csv"), ["config", "time", "peak RSS"], rows)
+    report.gnuplot("config_cost", histogram(
+        "config_cost.csv", f"Cost of each config against {ref}: time and peak RSS (geomean over workloads), "
+        "lower is better", f"x {ref}", 2, 1.0),
+        caption=f"For each alloclab config, {ref}'s ops/s over its ops/s (time: 2 = twice as slow) and its "
+                f"peak RSS over {ref}'s, each the geometric mean over the workloads; the dashed line is "
+                f"{ref}. With one harden_*.cfg config per defence this is what each defence costs. "
+                "Data: config_cost.csv.")
 
 
 def class_waste_plot(report, table, table_cfg):
