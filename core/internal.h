@@ -316,12 +316,15 @@ ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size
 /* ---- harden.c: the hardening group's defences, on the slow sides ---- */
 #define ALC_CANARY_BYTES 32
 #define ALC_FRONT_BYTES 32   /* canary before a block (malloc's, not memalign's); keeps 16-byte alignment */
-#define ALC_QUARANTINED UINT32_MAX   /* a small block's tracked size while it waits in quarantine */
-/* A small block's tracked word: the size asked for, and in its top bits
- * what made it (ALC_KIND_*: hardening.cxx_delete's check). */
+/* A small block's tracked word: the size asked for, whether it is handed
+ * out (ALC_REQ_LIVE: with defences on, a free of a block without it is a
+ * second free, or of a block never handed out), and in its top bits what
+ * made it (ALC_KIND_*: hardening.cxx_delete's check). */
 enum { ALC_KIND_MALLOC, ALC_KIND_NEW, ALC_KIND_NEW_ARRAY };
 #define ALC_REQ_KIND_SHIFT 30
-#define ALC_REQ_MASK ((1u << ALC_REQ_KIND_SHIFT) - 1)
+#define ALC_REQ_LIVE (1u << 29)
+#define ALC_REQ_MASK (ALC_REQ_LIVE - 1)
+#define ALC_QUARANTINED ALC_REQ_MASK   /* a small block's tracked word while it waits in quarantine */
 extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
 extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it (the block then starts that far in) */

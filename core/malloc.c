@@ -342,7 +342,7 @@ static __thread uint8_t new_kind __attribute__((tls_model("initial-exec")));
 static void track_alloc(alc_cache_t *c, unsigned cls, void *p, size_t n) {
     alc_span_t *s = alc__pagemap_lookup(p);
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    s->req[idx] = (uint32_t)n | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
+    s->req[idx] = (uint32_t)n | ALC_REQ_LIVE | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
     BUMP(c->req_alloc[cls], n);
 }
 
@@ -960,19 +960,31 @@ static void release_block(void *p) {
         alc__cache_push(c, s->cls, p);
 }
 
+/* With defences on, the tracked word says whether the block at p (object
+ * start; the program's block front bytes in) is handed out: exact, and
+ * without reading the block or following its link. Then the defences'
+ * checks and fills, and the word loses ALC_REQ_LIVE. */
+static void harden_free_small(alc_span_t *s, void *p, size_t front) {
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    uint32_t w = s->req[idx];
+    if (w == ALC_QUARANTINED)
+        fatal_block(double_free_quarantined, (char *)p + front, s->elemsize);
+    if (!(w & ALC_REQ_LIVE))
+        fatal_block("free(): double free (or of a block never handed out)", (char *)p + front, s->elemsize);
+    harden_free(p, w & ALC_REQ_MASK, s->elemsize, true, front);
+    s->req[idx] = w & ~ALC_REQ_LIVE;
+}
+
 /* A small object freed on the slow side: checked, then onto the thread's list. */
 static void free_small(alc_span_t *s, void *user) {
     size_t front = front_of(s, user);
     void *p = (char *)user - front;   /* the object */
     if (!starts_object(s, p))
         alc__fatal_pointer("free(): pointer is not the start of a block", user);
-    if (is_link(s, ((const alc_freeobj_t *)p)->link))
-        fatal_block("free(): double free", user, s->elemsize);
     if (ALC_UNLIKELY(alc__hardened)) {
-        size_t req = requested_of(s, p);
-        if (req == ALC_QUARANTINED)
-            fatal_block(double_free_quarantined, user, s->elemsize);
-        harden_free(p, req, s->elemsize, true, front);
+        harden_free_small(s, p, front);
+    } else if (is_link(s, ((const alc_freeobj_t *)p)->link)) {
+        fatal_block("free(): double free", user, s->elemsize);
     }
     /* A sampled object's frame has no class in the page map (profile.c). */
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&

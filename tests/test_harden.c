@@ -543,3 +543,21 @@ Test(harden, quarantine_with_fill_free_checks_on_reuse) {
     stopped_on((alc_hardening_t){.quarantine = 4096, .fill_free = 1}, write_then_evict, 64,
                "write after free: a freed block was written to before it was handed out again");
 }
+
+/* ---- frees checked against the tracked word ------------------------------ */
+
+static void free_a_neighbour(void *p) { alc_free((char *)p + 16 * 64); }
+
+/* The object 16 places after the first 64-byte block is one of its span's,
+ * never handed out: with sizes tracked its free is caught (glibc: "free():
+ * invalid pointer"). */
+Test(harden, free_of_a_block_never_handed_out) {
+    start_hardened(check_free_on);
+    void *p = alc_malloc(64);
+    misuse_t m = {free_a_neighbour, p, 64};
+    char err[1024];
+    int status = chk_run_child(m.misuse, m.block, err, sizeof err);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+                  strstr(err, "alloclab: free(): double free (or of a block never handed out)"),
+              "stderr: %s", err);
+}
