@@ -102,6 +102,38 @@ static void carve(uintptr_t first, uintptr_t last, uintptr_t size) {
         ((alc_freeobj_t *)o)->link = (o + size) ^ key;
 }
 
+/* hardening.shuffle: the m never-used objects from first (size bytes
+ * apart) linked in a random order (Fisher-Yates over their indices, from
+ * a generator seeded per run off a shared counter and the secret: no
+ * state shared between the classes' locks). Returns the first; *last gets
+ * the last, its link left to the caller. */
+#define SHUFFLE_MAX 1024u   /* objects per shuffled run */
+static _Atomic uint64_t shuffle_runs;
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uintptr_t carve_shuffled(uintptr_t first, uint32_t m, uintptr_t size, uintptr_t *last) {
+    uint16_t order[SHUFFLE_MAX];
+    uint64_t x = atomic_fetch_add_explicit(&shuffle_runs, 1, memory_order_relaxed) ^ alc__secret;
+    for (uint32_t i = 0; i < m; i++)
+        order[i] = (uint16_t)i;
+    for (uint32_t i = m - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)(((splitmix(&x) >> 32) * (i + 1)) >> 32);
+        uint16_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (uint32_t i = 0; i + 1 < m; i++)
+        alc__set_link((alc_freeobj_t *)(first + order[i] * size), (alc_freeobj_t *)(first + order[i + 1] * size));
+    *last = first + order[m - 1] * size;
+    return first + order[0] * size;
+}
+
 /* Up to k objects of span s onto the front of *list (*tail: its last):
  * returned ones first (the front of the span's list, spliced), then a run
  * of never-used ones linked in address order in one pass. Returns how many. */
@@ -123,13 +155,19 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
     if (got < k && s->carve < limit) {
         uint32_t m = (uint32_t)((limit - s->carve) / s->elemsize);
         m = m < k - got ? m : k - got;
-        uintptr_t first = s->carve, last = first + (uintptr_t)(m - 1) * s->elemsize;
-        carve(first, last, s->elemsize);
+        bool shuffle = alc__config.hardening.shuffle;
+        if (shuffle && m > SHUFFLE_MAX)
+            m = SHUFFLE_MAX;
+        uintptr_t first = s->carve, end = first + (uintptr_t)(m - 1) * s->elemsize, head = first, last = end;
+        if (shuffle)
+            head = carve_shuffled(first, m, s->elemsize, &last);
+        else
+            carve(first, last, s->elemsize);
         alc__set_link((alc_freeobj_t *)last, *list);
         if (!*list)
             *tail = (alc_freeobj_t *)last;
-        *list = (alc_freeobj_t *)first;
-        s->carve = last + s->elemsize;
+        *list = (alc_freeobj_t *)head;
+        s->carve = end + s->elemsize;
         got += m;
     }
     s->nalloc += got;

@@ -69,6 +69,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.guard_pages", "%s", c->hardening.guard_pages ? "true" : "false");
     CFG("hardening.check_copy", "%s", c->hardening.check_copy ? "true" : "false");
     CFG("hardening.delay_large", "%s", c->hardening.delay_large ? "true" : "false");
+    CFG("hardening.shuffle", "%s", c->hardening.shuffle ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -561,3 +561,35 @@ Test(harden, free_of_a_block_never_handed_out) {
                   strstr(err, "alloclab: free(): double free (or of a block never handed out)"),
               "stderr: %s", err);
 }
+
+/* ---- shuffle: a span's fresh objects in a random order -------------------- */
+
+/* Of n blocks from fresh spans, how many follow the one before in address order. */
+static unsigned ascending_of(size_t size, unsigned n, void **p) {
+    unsigned up = 0;
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = alc_malloc(size);
+        cr_assert_not_null(p[i]);
+        memset(p[i], (int)i, size);
+        up += i && p[i] > p[i - 1];
+    }
+    for (unsigned i = 0; i < n; i++) {   /* every block whole and its own */
+        cr_assert_eq(chk_first_not(p[i], size, (uint8_t)i), size, "block %u overwritten", i);
+        alc_free(p[i]);
+    }
+    return up;
+}
+
+Test(harden, shuffle_hands_out_fresh_objects_in_random_order) {
+    start_hardened((alc_hardening_t){.shuffle = 1});
+    static void *p[4000];
+    unsigned up = ascending_of(96, 4000, p);
+    cr_assert(up > 1500 && up < 2500, "%u of 3999 blocks followed the one before: not shuffled", up);
+}
+
+Test(harden, fresh_objects_in_address_order_without_shuffle) {
+    start_hardened(none);
+    static void *p[4000];
+    unsigned up = ascending_of(96, 4000, p);
+    cr_assert_gt(up, 3900, "%u of 3999 blocks followed the one before", up);
+}

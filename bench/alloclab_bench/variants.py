@@ -73,6 +73,7 @@ KEYS = {
     "hardening.guard_pages": ("hardening.guard_pages", bool),
     "hardening.check_copy": ("hardening.check_copy", bool),
     "hardening.delay_large": ("hardening.delay_large", bool),
+    "hardening.shuffle": ("hardening.shuffle", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
