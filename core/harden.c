@@ -1,6 +1,7 @@
 /* The hardening group's defences (alloclab.h's alc_hardening_t), applied on
- * malloc's and free's slow sides, which every call takes while any is on
- * (start-up sets the tables so: sizeclass.c, cache.c). Each function says
+ * malloc's and free's slow sides, which every call takes while any of the
+ * block defences is on (alc__hardened; start-up sets the tables so:
+ * sizeclass.c, cache.c). Each function says
  * what is wrong, or NULL; malloc.c names the block and stops the program.
  *
  *   canary       the 32 bytes after a block's requested end (blocks get
@@ -85,9 +86,11 @@ bool alc__harden_is_zero(const void *p) {
 
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
-    /* zero_size needs no slow sides but malloc(0)'s (cache.c sends size 0 there). */
+    /* zero_size needs no slow sides but malloc(0)'s (cache.c sends size 0
+     * there), guard_pages none but large blocks' (malloc.c), shuffle and
+     * check_copy none. */
     alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
-                    h->quarantine || h->cxx_delete || h->guard_pages;
+                    h->quarantine || h->cxx_delete;
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;

@@ -1149,6 +1149,8 @@ void *alc_realloc(void *p, size_t size) {
         }
         break;
     case ALC_SPAN_LARGE:
+        if (s->tiny_shift)
+            break;   /* ends against a guard page (hardening.guard_pages): moves */
         /* Same page count: nothing to move. */
         if (size > alc__max_small && size <= ((size_t)1 << 46) &&
             ((size + alc__page_size - 1) >> alc__page_shift) == s->npages) {

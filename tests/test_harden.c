@@ -593,3 +593,28 @@ Test(harden, fresh_objects_in_address_order_without_shuffle) {
     unsigned up = ascending_of(96, 4000, p);
     cr_assert_gt(up, 3900, "%u of 3999 blocks followed the one before", up);
 }
+
+/* The defences that leave malloc and free on their fast paths: no requested
+ * sizes tracked, tiny pieces kept (the others turn both so). */
+Test(harden, fast_path_defences_keep_the_fast_paths) {
+    alc_config_t cfg;
+    alc_config_default(&cfg);
+    cfg.tiny_width = 16;
+    cfg.hardening = (alc_hardening_t){.guard_pages = 1, .shuffle = 1, .check_copy = 1, .zero_size = 1, .delay_large = 1};
+    chk_start(&cfg);
+    cr_assert_eq(alc_active_config()->tiny_width, 16);
+    cr_assert_eq(alc_active_config()->track_requested, 0);
+    void *p = alc_malloc(5);
+    cr_assert_eq(alc_usable_size(p), 5, "a tiny piece");
+    alc_free(p);
+}
+
+Test(harden, slow_path_defences_track_sizes) {
+    alc_config_t cfg;
+    alc_config_default(&cfg);
+    cfg.tiny_width = 16;
+    cfg.hardening = (alc_hardening_t){.cxx_delete = 1};
+    chk_start(&cfg);
+    cr_assert_eq(alc_active_config()->tiny_width, 0);
+    cr_assert_eq(alc_active_config()->track_requested, 1);
+}
