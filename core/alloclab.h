@@ -70,8 +70,8 @@ typedef struct alc_policy_ref {
 /* Defences against heap misuse (a config's hardening group), each on or
  * off on its own; zero_size and delay_large on in the embedded default.
  * With any of the others but check_copy, shuffle and guard_pages on, every
- * malloc and free takes the slow side (the fast paths stay as they are when they are
- * off), requested sizes are tracked and tiny pieces are off. */
+ * malloc and free takes the slow side (the fast paths stay as they are
+ * when they are off), requested sizes are tracked and tiny pieces are off. */
 enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
 typedef struct alc_hardening {
     int check_free;    /* every free checked in full against its span: a second free anywhere */
