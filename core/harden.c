@@ -222,7 +222,7 @@ bool alc__quarantine_on(void) { return Q.ring != NULL; }
  * zeroed as it went in? Small blocks under fill_free are checked when
  * handed out again instead. */
 static void check_left(const qent_t *e, bool always) {
-    if ((always || !e->checked_on_reuse) && !filled(e->p, 0, e->bytes))
+    if (!e->sealed && (always || !e->checked_on_reuse) && !filled(e->p, 0, e->bytes))
         alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
 }
 

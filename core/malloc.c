@@ -884,14 +884,43 @@ static void release_block(void *p);
 static void large_release(alc_span_t *s, bool later);
 
 /* Block p (bytes zeroed) into the quarantine; those that left it, freed for real. */
-static void quarantine(void *p, size_t bytes, bool checked_on_reuse) {
+static void quarantine(void *p, size_t bytes, bool checked_on_reuse, bool sealed) {
     void *out[ALC_QOUT];
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the block stays out of use */
-    unsigned n = alc__quarantine_put(c, (alc_qent_t){p, bytes, checked_on_reuse}, out);
+    unsigned n = alc__quarantine_put(c, (alc_qent_t){p, bytes, checked_on_reuse, sealed}, out);
     for (unsigned i = 0; i < n; i++)
         release_block(out[i]);
+}
+
+/* A large block's defences, as it is freed: not freed already, its
+ * canaries whole, then zeroed (fill_free) unless it is to be sealed in the
+ * quarantine. */
+static void harden_free_large(alc_span_t *s, void *p, size_t front) {
+    if (s->requested == QUARANTINED_LARGE)
+        fatal_block(double_free_quarantined, p, block_bytes(s, p));
+    void *b = (void *)s->start;
+    if (!alc__quarantine_on()) {
+        harden_free(b, s->requested, block_bytes(s, b), false, front);
+        return;
+    }
+    const char *bad = alc__harden_check(b, s->requested, block_bytes(s, b), front);
+    if (bad)
+        fatal_block(bad, p, s->requested);
+}
+
+/* A large block into the quarantine, its requested size marking it, its
+ * pages sealed while it waits (a read or write after free faults at once),
+ * or zeroed if they cannot be (checked when it leaves). */
+static void quarantine_large(alc_span_t *s, size_t front) {
+    void *b = (void *)s->start;
+    size_t used = alc__harden_used(front, s->requested, block_bytes(s, b));
+    bool sealed = mprotect(b, (s->npages - s->tiny_shift) << alc__page_shift, PROT_NONE) == 0;
+    if (!sealed)
+        memset(b, 0, used);
+    s->requested = QUARANTINED_LARGE;
+    quarantine(b, used, false, sealed);
 }
 
 /* A large block whose defences are satisfied: to the quarantine, whose
@@ -903,11 +932,8 @@ static void free_large(alc_span_t *s, void *p) {
     size_t front = front_of(s, p);
     if ((uintptr_t)p != s->start + front)
         alc__fatal_pointer("free(): pointer inside a large block, not its start", p);
-    if (ALC_UNLIKELY(alc__hardened)) {
-        if (s->requested == QUARANTINED_LARGE)
-            fatal_block(double_free_quarantined, p, block_bytes(s, p));
-        harden_free((void *)s->start, s->requested, block_bytes(s, (void *)s->start), false, front);
-    }
+    if (ALC_UNLIKELY(alc__hardened))
+        harden_free_large(s, p, front);
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)))
         alc__profile_forget(s, p);
     uint64_t bytes = s->npages << alc__page_shift;
@@ -915,9 +941,7 @@ static void free_large(alc_span_t *s, void *p) {
     atomic_fetch_sub(&large_bytes, bytes);
     atomic_fetch_sub(&large_requested, s->requested);
     if (ALC_UNLIKELY(alc__quarantine_on())) {
-        size_t zeroed = alc__harden_used(front, s->requested, block_bytes(s, (void *)s->start));
-        s->requested = QUARANTINED_LARGE;
-        quarantine((void *)s->start, zeroed, false);
+        quarantine_large(s, front);
         return;
     }
     large_release(s, alc__config.hardening.delay_large && bytes <= HOLD_MAX);
@@ -927,7 +951,7 @@ static void free_large(alc_span_t *s, void *p) {
 static void quarantine_small(alc_span_t *s, void *p) {
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
     s->req[idx] = ALC_QUARANTINED;
-    quarantine(p, s->elemsize, alc__config.hardening.fill_free);
+    quarantine(p, s->elemsize, alc__config.hardening.fill_free, false);
 }
 
 /* A large span back to the heap, its guard page (if any) opened again;
@@ -951,7 +975,8 @@ static void large_release(alc_span_t *s, bool later) {
 
 static void release_block(void *p) {
     alc_span_t *s = alc__pagemap_lookup(p);
-    if (s->kind == ALC_SPAN_LARGE) {
+    if (s->kind == ALC_SPAN_LARGE) {   /* out of quarantine: unsealed */
+        mprotect((void *)s->start, (s->npages - s->tiny_shift) << alc__page_shift, PROT_READ | PROT_WRITE);
         large_release(s, false);
         return;
     }

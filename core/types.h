@@ -142,12 +142,14 @@ typedef struct alc_cachelist {
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 
-/* A block in quarantine: its address, the bytes zeroed, and whether its
- * reuse checks them (fill_free on a small block), so that leaving needs no check. */
+/* A block in quarantine: its address, its bytes, and whether they need no
+ * check when it leaves: its reuse checks them (fill_free on a small block),
+ * or they are sealed (a large block's pages, mapped with no access while it
+ * waits: any use after free faults). */
 #define ALC_QBATCH 32
 typedef struct {
     void *p;
-    size_t bytes : 63, checked_on_reuse : 1;
+    size_t bytes : 62, checked_on_reuse : 1, sealed : 1;
 } alc_qent_t;
 
 typedef struct alc_cache {
