@@ -21,6 +21,9 @@
  * that). unmap() unmaps and punches the range; the file shrinks when the
  * range was its last.
  *
+ * alias() and unalias() remap one range onto another's pages and back,
+ * for meshing (below).
+ *
  * fork: MAP_SHARED pages are not copied on fork, so a child would share the
  * heap with its parent and each would corrupt the other. Fork handlers give
  * the child a file of its own: before fork, the file's data is copied into a
@@ -61,6 +64,7 @@ typedef struct memfd_mapping {
     uintptr_t addr;
     size_t len;
     off_t off;                         /* where addr is in the file */
+    off_t own;                         /* the range map() gave it: off but for an alias */
 } memfd_mapping_t;
 
 typedef struct memfd_state {
@@ -175,7 +179,7 @@ static void *memfd_map(void *state, size_t size, size_t align) {
     if (tail)
         munmap(a + size, tail);
     madvise(a, size, MADV_NOHUGEPAGE);   /* huge pages are source_hugepage's business */
-    table_insert(st, (memfd_mapping_t){(uintptr_t)a, size, off});
+    table_insert(st, (memfd_mapping_t){(uintptr_t)a, size, off, off});
     st->file_size += size;
     st->gen++;
     result = a;   /* new file range: reads as zero */
@@ -196,7 +200,8 @@ static void memfd_release(void *state, void *p, size_t size) {
             break;
         uintptr_t from = cur > m->addr ? cur : m->addr;
         uintptr_t to = end < m->addr + m->len ? end : m->addr + m->len;
-        punch(st->fd, m->off + (off_t)(from - m->addr), to - from, (void *)from);
+        if (m->off == m->own)   /* an alias holds no memory of its own */
+            punch(st->fd, m->off + (off_t)(from - m->addr), to - from, (void *)from);
         cur = to;
     }
     st->gen++;
@@ -208,19 +213,127 @@ static void memfd_unmap(void *state, void *p, size_t size) {
     pthread_mutex_lock(&st->lock);
     unsigned i = find_from(st, (uintptr_t)p);
     if (i < st->n && st->maps[i].addr == (uintptr_t)p) {
-        memfd_mapping_t m = st->maps[i];
-        munmap((void *)m.addr, m.len);
-        punch(st->fd, m.off, m.len, NULL);
-        if ((uint64_t)m.off + m.len == st->file_size) {   /* the file's tail: give the offsets back */
-            st->file_size = (uint64_t)m.off;
-            (void)!ftruncate(st->fd, m.off);
+        /* Every entry of the range (a mapping with aliases is several),
+         * each punching the memory of its own (not an alias's source). */
+        while (i < st->n && st->maps[i].addr < (uintptr_t)p + size) {
+            memfd_mapping_t m = st->maps[i];
+            munmap((void *)m.addr, m.len);
+            punch(st->fd, m.own, m.len, NULL);
+            if ((uint64_t)m.own + m.len == st->file_size) {   /* the file's tail: give the offsets back */
+                st->file_size = (uint64_t)m.own;
+                (void)!ftruncate(st->fd, m.own);
+            }
+            table_remove(st, i);
         }
-        table_remove(st, i);
         st->gen++;
     } else {
         munmap(p, size);   /* not a mapping of ours; do what was asked */
     }
     pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- aliases: meshing's remapping ---------------------------------------
+ * alias(dst, src, size) maps the file range behind src at dst as well, so
+ * both addresses show the same memory, and punches dst's own range out of
+ * the file: two half-empty spans whose live objects sit at different
+ * offsets become one span's worth of memory (meshing, after Mesh, PLDI
+ * 2019). The table then holds dst as an entry of its own whose offset is
+ * src's; its own offset (own) is kept for unalias(), which maps dst back
+ * onto it (a hole: zero pages) and joins the entry to its neighbours again.
+ * release() gives back no memory through an alias (it is src's), and the
+ * fork handlers map aliases in the child from the table like any entry. */
+
+/* An entry boundary at p, inside a mapping: the index of the entry that
+ * starts at p, or -1 (p not mapped, or the table full). */
+static int split_at(memfd_state_t *st, uintptr_t p) {
+    unsigned i = find_from(st, p);
+    if (i == st->n || st->maps[i].addr > p)
+        return -1;
+    memfd_mapping_t *m = &st->maps[i];
+    if (m->addr == p)
+        return (int)i;
+    if (st->n == MEMFD_MAX_MAPPINGS)
+        return -1;
+    size_t left = p - m->addr;
+    memfd_mapping_t right = {p, m->len - left, m->off + (off_t)left, m->own + (off_t)left};
+    m->len = left;
+    memmove(&st->maps[i + 2], &st->maps[i + 1], (st->n - i - 1) * sizeof st->maps[0]);
+    st->maps[i + 1] = right;
+    st->n++;
+    return (int)i + 1;
+}
+
+/* The entry holding all of [p, p+size), or NULL. */
+static memfd_mapping_t *entry_of(memfd_state_t *st, uintptr_t p, size_t size) {
+    unsigned i = find_from(st, p);
+    if (i == st->n || st->maps[i].addr > p || p + size > st->maps[i].addr + st->maps[i].len)
+        return NULL;
+    return &st->maps[i];
+}
+
+static int memfd_alias(void *state, void *dst, const void *src, size_t size) {
+    memfd_state_t *st = state;
+    uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+    int rc = -EINVAL;
+    pthread_mutex_lock(&st->lock);
+    const memfd_mapping_t *sm = entry_of(st, s, size);
+    memfd_mapping_t *dm = entry_of(st, d, size);
+    if (!sm || !dm || dm->off != dm->own || size == 0 || (d < s + size && s < d + size))
+        goto out;   /* not ours, across entries, aliased already, or overlapping */
+    off_t src_off = sm->off + (off_t)(s - sm->addr);
+    int i = split_at(st, d);
+    if (i < 0 || (d + size < st->maps[i].addr + st->maps[i].len && split_at(st, d + size) < 0)) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    memfd_mapping_t *m = &st->maps[i];
+    if (mmap(dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, st->fd, src_off) == MAP_FAILED) {
+        rc = -errno;
+        goto out;
+    }
+    madvise(dst, size, MADV_NOHUGEPAGE);
+    punch(st->fd, m->own, size, NULL);   /* dst's own memory goes back */
+    m->off = src_off;
+    st->gen++;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* Entry i joins entry i + 1 when both are unaliased and continue each other. */
+static void join_next(memfd_state_t *st, unsigned i) {
+    if (i + 1 >= st->n)
+        return;
+    memfd_mapping_t *a = &st->maps[i], *b = &st->maps[i + 1];
+    if (a->off == a->own && b->off == b->own && a->addr + a->len == b->addr && a->off + (off_t)a->len == b->off) {
+        a->len += b->len;
+        table_remove(st, i + 1);
+    }
+}
+
+static int memfd_unalias(void *state, void *dst, size_t size) {
+    memfd_state_t *st = state;
+    int rc = -EINVAL;
+    pthread_mutex_lock(&st->lock);
+    memfd_mapping_t *m = entry_of(st, (uintptr_t)dst, size);
+    if (!m || m->addr != (uintptr_t)dst || m->len != size || m->off == m->own)
+        goto out;   /* not an alias made by memfd_alias */
+    if (mmap(dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, st->fd, m->own) == MAP_FAILED) {
+        rc = -errno;
+        goto out;
+    }
+    madvise(dst, size, MADV_NOHUGEPAGE);
+    m->off = m->own;   /* a hole since alias(): reads as zero */
+    unsigned i = (unsigned)(m - st->maps);
+    join_next(st, i);
+    if (i > 0)
+        join_next(st, i - 1);
+    st->gen++;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 /* ---- fork ------------------------------------------------------------- */
@@ -407,6 +520,8 @@ static const alc_page_source_methods_t memfd_methods = {
     .unmap = memfd_unmap,
     .release = memfd_release,
     .commit = NULL,
+    .alias = memfd_alias,
+    .unalias = memfd_unalias,
 };
 
 static const alc_policy_t memfd_policy = {

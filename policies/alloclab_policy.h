@@ -116,6 +116,17 @@ typedef struct alc_page_source_methods {
     void (*release)(void *state, void *p, size_t size);
     /* Optional: make released pages usable again before reuse (NULL: nothing to do). */
     int (*commit)(void *state, void *p, size_t size);
+    /* Optional, both or neither (meshing; a size that ends before them:
+     * neither): alias makes [dst, dst+size) show the memory behind [src,
+     * src+size), both from map and not overlapping, page aligned, and gives
+     * dst's own memory back; writes through either address are seen through
+     * both, and a forked child gets the same sharing within its own copy.
+     * unalias gives dst memory of its own again, reading as zero. While
+     * dst shows src's memory the host neither releases nor unmaps src. Each
+     * returns 0 or a negative errno (-EINVAL: not ranges it can do this to;
+     * -ENOSPC: out of room to record it); nothing changes on failure. */
+    int (*alias)(void *state, void *dst, const void *src, size_t size);
+    int (*unalias)(void *state, void *dst, size_t size);
 } alc_page_source_methods_t;
 
 /* What a release policy sees of the heap: counts in pages of the config's

@@ -421,6 +421,74 @@ Test(plugins, source_memfd_pages_are_the_memfd_pages) {
     munmap(q, n);
 }
 
+/* The memfd's allocated bytes (its pages in memory). */
+static long long memfd_bytes(const char *name) {
+    char link[512];
+    int fd = find_memfd(name, link, sizeof link);
+    struct stat sb;
+    cr_assert(fd >= 0 && fstat(fd, &sb) == 0, "no memfd named %s", name);
+    return (long long)sb.st_blocks * 512;
+}
+
+/* A child's view of an aliased pair: still shared within its own copy. */
+static int child_sees_alias(volatile uint8_t *src, volatile uint8_t *dst) {
+    if (dst[5] != 'x' || src[7] != 'S')
+        return 1;
+    dst[6] = 'c';
+    return src[6] == 'c' ? 0 : 2;
+}
+
+/* alias and unalias, meshing's remapping: after alias(dst, src) both
+ * addresses show src's pages (writes through one are seen through the
+ * other, dst's own pages go back to the OS), in a forked child as well
+ * (its own copy); unalias gives dst zero pages of its own again. */
+Test(plugins, source_memfd_alias_shares_pages_and_unalias_undoes_it) {
+    const char *name = "alc-test-memfd";
+    alc_config_t c;
+    start_cfg(DATA "/source_memfd.cfg", &c);
+    const alc_policy_ref_t *sp = &alc_active_config()->source_policy;
+    const alc_page_source_methods_t *m = sp->policy->methods;
+    cr_assert(m->size >= offsetof(alc_page_source_methods_t, unalias) + sizeof m->unalias && m->alias &&
+              m->unalias);
+    size_t pg = 16384;
+    uint8_t *a = m->map(sp->state, 4 * pg, 4096);
+    cr_assert_not_null(a);
+    uint8_t *src = a, *dst = a + 2 * pg;
+    memset(a, 'S', 2 * pg);
+    memset(dst, 'D', 2 * pg);
+    long long before = memfd_bytes(name);
+    cr_assert_eq(m->alias(sp->state, dst, src + pg, pg), 0);
+    cr_assert_eq(chk_first_not(dst, pg, 'S'), pg, "dst does not show src's bytes");
+    cr_assert_eq(chk_first_not(dst + pg, pg, 'D'), pg, "the page after the alias changed");
+    /* (volatile: the compiler knows dst and src + pg as different addresses) */
+    volatile uint8_t *vsrc = src, *vdst = dst;
+    vdst[5] = 'x';
+    cr_assert_eq(vsrc[pg + 5], 'x', "a write through the alias is not seen through src");
+    cr_assert_leq(memfd_bytes(name), before - (long long)pg, "dst's own page was not given back");
+
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(child_sees_alias(src + pg, dst));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's alias: status %#x", status);
+    cr_assert_eq(vsrc[pg + 6], 'S', "the child's write reached the parent");
+
+    /* Refused: overlapping ranges, a range not mapped, unalias of no alias. */
+    cr_assert_eq(m->alias(sp->state, a + pg, a, 2 * pg), -EINVAL);
+    cr_assert_eq(m->alias(sp->state, a + 8 * pg, a, pg), -EINVAL);
+    cr_assert_eq(m->unalias(sp->state, a, pg), -EINVAL);
+    cr_assert_eq(m->alias(sp->state, dst, src, pg), -EINVAL, "an alias aliased again");
+
+    cr_assert_eq(m->unalias(sp->state, dst, pg), 0);
+    cr_assert_eq(chk_first_not(dst, pg, 0), pg, "dst's own page after unalias is not zero");
+    vdst[0] = 'y';
+    cr_assert_eq(vsrc[pg], 'S', "after unalias a write through dst still reaches src");
+    cr_assert_eq(m->alias(sp->state, dst, src, pg), 0, "the joined range can be aliased again");
+    cr_assert_eq(m->unalias(sp->state, dst, pg), 0);
+    m->unmap(sp->state, a, 4 * pg);
+}
+
 /* ---- each shipped plugin's own config in configs/ ------------------------ */
 
 Test(plugins, shipped_configs_load_their_plugins) {
