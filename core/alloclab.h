@@ -50,6 +50,12 @@ ALC_API void *alc_memalign(size_t alignment, size_t size);
 ALC_API void *alc_valloc(size_t size);
 ALC_API void *alc_pvalloc(size_t size);
 ALC_API size_t alc_usable_size(const void *ptr);
+/* hardening.check_copy: with it on, stops the program (naming the block)
+ * when n bytes written at dst by fn would leave the heap block dst is in;
+ * else does nothing. What liballoclab-checkcopy.so's memcpy, memmove and
+ * memset call first. */
+enum { ALC_COPY_MEMCPY, ALC_COPY_MEMMOVE, ALC_COPY_MEMSET };
+ALC_API void alc_check_copy(const void *dst, size_t n, unsigned fn);
 
 /* ---- configuration ---------------------------------------------------- */
 

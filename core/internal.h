@@ -9,8 +9,8 @@
 #include "types.h"
 
 /* ---- the allocator's own copies (copy.c) -------------------------------
- * The drop-in library's memcpy, memmove and memset check the heap block
- * they write to (hardening.check_copy: dropin_copy.c); the allocator's own
+ * liballoclab-checkcopy.so's memcpy, memmove and memset check the heap
+ * block they write to (hardening.check_copy: dropin_copy.c); the allocator's own
  * calls, which fill whole spans and canaries, go to these unchecked ones
  * instead: the declarations below rename the calls the compiler emits (it
  * still expands small constant copies in place). */
@@ -359,12 +359,6 @@ ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, s
 /* Does the object at obj start with a front canary (a block of malloc's, not memalign's)? */
 ALC_INTERNAL bool alc__harden_has_front(const void *obj);
 
-/* hardening.check_copy (malloc.c): stops the program, naming the block,
- * when n bytes written at d would leave the heap block d is in. */
-typedef struct {
-    const char *past_end, *before_start;   /* the messages, naming the function */
-} alc_copy_names_t;
-ALC_INTERNAL void alc__check_copy(const void *d, size_t n, const alc_copy_names_t *names);
 /* A block freed (before it joins a list): */
 ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front);
 /* A new span of a class (central.c): filled as freed memory is. */

@@ -1071,15 +1071,23 @@ static uintptr_t block_around(const alc_span_t *s, uintptr_t d, uintptr_t *end) 
     return start;
 }
 
-void alc__check_copy(const void *d, size_t n, const alc_copy_names_t *names) {
+void alc_check_copy(const void *d, size_t n, unsigned fn) {
+    static const char *const past_end[] = {"memcpy(): writes past the end of the block",
+                                           "memmove(): writes past the end of the block",
+                                           "memset(): writes past the end of the block"};
+    static const char *const before[] = {"memcpy(): writes before the start of the block",
+                                         "memmove(): writes before the start of the block",
+                                         "memset(): writes before the start of the block"};
+    if (!alc__config.hardening.check_copy || fn > ALC_COPY_MEMSET)
+        return;
     alc_span_t *s = n ? alc__pagemap_lookup(d) : NULL;
     uintptr_t at = (uintptr_t)d, end, start = s ? block_around(s, at, &end) : 0;
     if (!start)
         return;
     if (at < start)
-        fatal_block(names->before_start, (void *)start, end - start);
+        fatal_block(before[fn], (void *)start, end - start);
     if (n > end - at)
-        fatal_block(names->past_end, (void *)start, end - start);
+        fatal_block(past_end[fn], (void *)start, end - start);
 }
 
 /* ---- the rest of the family ------------------------------------------- */

@@ -73,7 +73,7 @@ if(TARGET test_dropin)
     target_compile_definitions(test_dropin PRIVATE DROPIN_CXX="$<TARGET_FILE:dropin_cxx>"
       DROPIN_NEW="$<TARGET_FILE:dropin_new>")
   endif()
-  add_dependencies(test_dropin alloclab ${ALC_DROPIN_HELPERS})
+  add_dependencies(test_dropin alloclab alloclab_checkcopy ${ALC_DROPIN_HELPERS})
   if(TARGET alloclab_plugins)
     add_dependencies(test_dropin alloclab_plugins)
   endif()

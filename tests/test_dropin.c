@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #define LIBALLOCLAB ALC_BINARY_DIR "/liballoclab.so"
+#define LIBCHECKCOPY ALC_BINARY_DIR "/liballoclab-checkcopy.so"
 #define PLUGIN_DIR ALC_BINARY_DIR "/plugins"
 #define CONFIG_DIR ALC_SOURCE_DIR "/configs"
 #define DATA ALC_SOURCE_DIR "/tests/data/dropin"
@@ -198,6 +199,7 @@ static void require_file(const char *what, const char *path, const char *fix) {
 
 typedef struct {
     bool preload;                  /* LD_PRELOAD=liballoclab.so */
+    bool checkcopy;                /* and liballoclab-checkcopy.so after it */
     const dcfg_t *cfg;             /* ALLOCLAB_CONFIG (NULL or default: unset) */
     const char *const *env;        /* more NAME=value, NULL-terminated */
     const char *cwd;               /* NULL: the test's folder */
@@ -248,7 +250,7 @@ static char **child_env(const how_t *h) {
     }
     env[k++] = "LC_ALL=C";
     if (h->preload) {
-        env[k++] = "LD_PRELOAD=" LIBALLOCLAB;
+        env[k++] = h->checkcopy ? "LD_PRELOAD=" LIBALLOCLAB " " LIBCHECKCOPY : "LD_PRELOAD=" LIBALLOCLAB;
         env[k++] = "ALLOCLAB_PLUGIN_PATH=" PLUGIN_DIR;
         if (h->cfg && h->cfg->file) {
             char *c;
@@ -695,17 +697,17 @@ Test(dropin, cxx_delete_mismatches_caught_when_asked) {
     }
 }
 
-/* hardening.check_copy: a memcpy, memmove or
- * memset that would run out of its heap block stops the program, naming
- * the block; off, the copy is made. Copies inside blocks pass (and pass on
- * every config: edge_cases... below). With sizes tracked (hardened.cfg) the
+/* hardening.check_copy, with liballoclab-checkcopy.so preloaded too: a
+ * memcpy, memmove or memset that would run out of its heap block stops the
+ * program, naming the block; off, or without that library, the copy is
+ * made. Copies inside blocks pass. With sizes tracked (hardened.cfg) the
  * bound is the request, not the class. */
 static const char *const copy_on[] = {"ALLOCLAB_OPTIONS=hardening.check_copy=true", NULL};
 static const dcfg_t hardened = {"hardened", "hardened.cfg", 0};
 
 static void copy_misuse(const char *mode, const dcfg_t *cfg, const char *const *env, const char *what) {
     const char *const argv[] = {DROPIN_COPY, mode, NULL};
-    how_t h = {.preload = true, .cfg = cfg, .env = env};
+    how_t h = {.preload = true, .checkcopy = true, .cfg = cfg, .env = env};
     ran_t r;
     char sbuf[128];
     run(&r, mode, argv, &h);
@@ -730,8 +732,16 @@ Test(dropin, copies_past_a_block_caught) {
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         copy_misuse(modes[i][0], &configs[0], copy_on, modes[i][1]);
     /* Off (the default), the copy is made (past a large block: over free
-     * pages, so that nothing else notices it either). */
+     * pages, so that nothing else notices it either); so it is on without
+     * the library, whose memcpy does the checking. */
     copy_misuse("memmove-past-end", &configs[0], NULL, NULL);
+    const char *const argv[] = {DROPIN_COPY, "memmove-past-end", NULL};
+    how_t h = {.preload = true, .cfg = &configs[0], .env = copy_on};
+    ran_t r;
+    run(&r, "memmove-past-end", argv, &h);
+    cr_expect(exited_ok(&r) && strstr(r.out, "unseen"), "check_copy on without liballoclab-checkcopy.so: %s",
+              r.err);
+    ran_free(&r);
     /* Inside its class's object, past the request: seen only with sizes tracked. */
     copy_misuse("memcpy-past-request", &configs[0], copy_on, NULL);
     copy_misuse("memcpy-past-request", &hardened, NULL, "memcpy(): writes past the end of the block (address");
@@ -743,7 +753,8 @@ Test(dropin, copies_past_a_block_caught) {
 Test(dropin, copies_inside_blocks_pass) {
     require_file("dropin_copy", DROPIN_COPY, SNIPPET_FIX);
     const char *const argv[] = {DROPIN_COPY, NULL};
-    const how_t hows[] = {{.preload = true, .cfg = &configs[0], .env = copy_on}, {.preload = true, .cfg = &hardened}};
+    const how_t hows[] = {{.preload = true, .checkcopy = true, .cfg = &configs[0], .env = copy_on},
+                          {.preload = true, .checkcopy = true, .cfg = &hardened}};
     char sbuf[96];
     for (size_t i = 0; i < 2; i++) {
         ran_t r;
