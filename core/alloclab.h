@@ -75,9 +75,10 @@ typedef struct alc_policy_ref {
 
 /* Defences against heap misuse (a config's hardening group), each on or
  * off on its own; zero_size and delay_large on in the embedded default.
- * With any of the others but check_copy, shuffle and guard_pages on, every
- * malloc and free takes the slow side (the fast paths stay as they are
- * when they are off), requested sizes are tracked and tiny pieces are off. */
+ * With any of the others but check_copy, shuffle, seal_free and
+ * guard_pages on, every malloc and free takes the slow side (the fast
+ * paths stay as they are when they are off), requested sizes are tracked
+ * and tiny pieces are off. */
 enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
 typedef struct alc_hardening {
     int check_free;    /* every free checked in full against its span: a second free anywhere */
@@ -91,6 +92,7 @@ typedef struct alc_hardening {
     int check_copy;    /* drop-in memcpy, memmove, memset: none may run out of the heap block it starts in */
     int delay_large;   /* a freed large block (up to 1 MiB) is not reused before the next large free */
     int shuffle;       /* a span's never-used objects handed out in a random order */
+    int seal_free;     /* the heap's free pages mapped with no access: wild uses fault */
 } alc_hardening_t;
 
 typedef struct alc_config {

@@ -150,7 +150,7 @@ static int load_table(loader_t *L, const config_setting_t *t, alc_config_t *cfg)
 /* alloclab.hardening: booleans, and fill_malloc "none", "zero" or "pattern". */
 static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
     static const char *const keys[] = {"check_free", "canary", "fill_free", "zero_size", "cxx_delete",
-                                       "guard_pages", "check_copy", "delay_large", "shuffle", "fill_malloc", "quarantine", NULL};
+                                       "guard_pages", "check_copy", "delay_large", "shuffle", "seal_free", "fill_malloc", "quarantine", NULL};
     static const char *const fills[] = {"none", "zero", "pattern"};
     config_setting_t *h;
     int rc;
@@ -160,8 +160,9 @@ static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_
         return rc;
     int *flags[] = {&cfg->hardening.check_free, &cfg->hardening.canary, &cfg->hardening.fill_free,
                     &cfg->hardening.zero_size, &cfg->hardening.cxx_delete, &cfg->hardening.guard_pages,
-                    &cfg->hardening.check_copy, &cfg->hardening.delay_large, &cfg->hardening.shuffle};
-    for (int i = 0; i < 9; i++) {
+                    &cfg->hardening.check_copy, &cfg->hardening.delay_large, &cfg->hardening.shuffle,
+                    &cfg->hardening.seal_free};
+    for (int i = 0; i < 10; i++) {
         const config_setting_t *t = config_setting_get_member(h, keys[i]);
         if (t && config_setting_type(t) != CONFIG_TYPE_BOOL)
             return FAIL_AT(L, t, "'alloclab.hardening.%s' must be true or false", keys[i]);

@@ -100,6 +100,26 @@ static void note_in_use(uint32_t now) {
 
 
 static size_t page_bytes(size_t npages) { return npages << alc__page_shift; }
+
+/* hardening.seal_free: free pages mapped with no access, so that a wild
+ * write or read into them (a use of a span freed, a copy far past a
+ * block) faults. Sealing may fail (the kernel's limit on mappings): the
+ * pages then stay as they are. */
+static void seal(uintptr_t p, size_t npages) {
+    if (ALC_UNLIKELY(alc__config.hardening.seal_free))
+        mprotect((void *)p, page_bytes(npages), PROT_NONE);
+}
+
+/* Pages leaving the heap: taken up again from the source if it released
+ * them (commit), unsealed. 0, or -1 when they cannot be used. */
+static int take_up(uintptr_t p, size_t npages, bool released) {
+    if (released && HAS_METHOD(src, commit) && src->commit(src_state, (void *)p, page_bytes(npages)) != 0)
+        return -1;
+    if (ALC_UNLIKELY(alc__config.hardening.seal_free) &&
+        mprotect((void *)p, page_bytes(npages), PROT_READ | PROT_WRITE) != 0)
+        return -1;
+    return 0;
+}
 static uintptr_t span_end(const alc_span_t *s) { return s->start + page_bytes(s->npages); }
 static unsigned list_of(size_t npages) { return npages < HEAP_LISTS ? (unsigned)npages : 0; }
 
@@ -237,6 +257,7 @@ static int grow(size_t n) {
     }
     s->start = (uintptr_t)p;
     s->npages = bytes >> alc__page_shift;
+    seal(s->start, s->npages);
     s->dirty = 0;   /* never touched: not resident, reads as zero */
     s->zero = 1;
     H.pages_mapped += s->npages;
@@ -346,8 +367,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
     if (rc < 0)
         goto fail_putback;
     /* Pages that went back to the source may need taking up again. */
-    if (s->dirty < s->npages && HAS_METHOD(src, commit) &&
-        src->commit(src_state, (void *)s->start, page_bytes(s->npages)) != 0) {
+    if (take_up(s->start, s->npages, s->dirty < s->npages) != 0) {
         clear_ends(s);
         if (kind != ALC_SPAN_LARGE)
             alc__pagemap_set(s->start, s->npages, NULL);
@@ -383,8 +403,7 @@ int alc__heap_grow(alc_span_t *s, size_t npages) {
     alc_span_t *r = alc__pagemap_lookup((void *)end);
     if (!r || r->kind != ALC_SPAN_FREE || r->npages < extra)
         goto out;
-    if (r->dirty < r->npages && HAS_METHOD(src, commit) &&
-        src->commit(src_state, (void *)end, page_bytes(extra)) != 0)
+    if (take_up(end, extra, r->dirty < r->npages) != 0)
         goto out;
     list_remove(r);
     clear_ends(r);
@@ -533,6 +552,7 @@ static void free_locked(alc_span_t *s) {
     s->freed_ms = now - idle_credit_ms;
     H.young = H.young && idle_credit_ms == 0;   /* an older span than the last walk saw */
     s->kind = ALC_SPAN_FREE;
+    seal(s->start, s->npages);
     H.spans_in_use--;
     H.activity++;
     size_t freed = s->npages;

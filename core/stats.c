@@ -70,6 +70,7 @@ static void write_settings(FILE *out) {
     CFG("hardening.check_copy", "%s", c->hardening.check_copy ? "true" : "false");
     CFG("hardening.delay_large", "%s", c->hardening.delay_large ? "true" : "false");
     CFG("hardening.shuffle", "%s", c->hardening.shuffle ? "true" : "false");
+    CFG("hardening.seal_free", "%s", c->hardening.seal_free ? "true" : "false");
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }

@@ -653,3 +653,40 @@ Test(harden, large_block_out_of_quarantine_is_reused) {
     memset(q, 7, 300000);
     alc_free(q);
 }
+
+/* ---- seal_free: the heap's free pages inaccessible ------------------------ */
+
+static const alc_hardening_t seal_on = {.seal_free = 1};
+
+Test(harden, seal_free_faults_on_a_freed_large_block) {
+    start_hardened(seal_on);
+    char *p = alc_malloc(300000);
+    memset(p, 1, 300000);
+    alc_free(p);   /* back to the heap: sealed */
+    expect_fault(read_byte, p + 4096, "a read of a large block freed to the heap");
+}
+
+/* A small block's first span sits at the top of a fresh 16 MiB chunk: a
+ * megabyte below it is free heap, sealed. */
+Test(harden, seal_free_faults_a_megabyte_below_a_block) {
+    start_hardened(seal_on);
+    char *p = alc_malloc(64);
+    expect_fault(write_byte, p - (1 << 20), "a write a megabyte below a small block");
+}
+
+/* Blocks of every kind still work: taken from sealed pages, given back,
+ * grown in place, reused. */
+Test(harden, seal_free_blocks_work) {
+    guarded_blocks_work(seal_on);
+    static void *p[5000];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 5000; i++) {
+            size_t n = 8 + (i * 37) % 40000;
+            cr_assert_not_null(p[i] = alc_malloc(n));
+            memset(p[i], (int)i, n);
+        }
+        for (size_t i = 0; i < 5000; i++)
+            alc_free(p[i]);
+        alc_release_free_memory();
+    }
+}

@@ -74,6 +74,7 @@ KEYS = {
     "hardening.check_copy": ("hardening.check_copy", bool),
     "hardening.delay_large": ("hardening.delay_large", bool),
     "hardening.shuffle": ("hardening.shuffle", bool),
+    "hardening.seal_free": ("hardening.seal_free", bool),
 }
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
