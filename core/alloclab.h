@@ -95,6 +95,19 @@ typedef struct alc_hardening {
     int seal_free;     /* the heap's free pages mapped with no access: wild uses fault */
 } alc_hardening_t;
 
+/* Compaction (a config's compact group). mesh: sparse spans of a class
+ * whose live objects sit at different offsets share one span's pages
+ * (Mesh, PLDI 2019): the objects are copied, the other span's addresses
+ * remapped onto the survivor's pages, no address changes. Needs a page
+ * source with alias and unalias (source_memfd). Runs on alc_compact() and
+ * from the background thread, at most every interval_ms, while the small
+ * spans' bytes over their objects' bytes pass ratio. */
+typedef struct alc_compact_cfg {
+    int mesh;              /* off by default */
+    double ratio;          /* span bytes / object bytes that starts a pass (default 1.25) */
+    uint32_t interval_ms;  /* least time between background passes (default 1000) */
+} alc_compact_cfg_t;
+
 typedef struct alc_config {
     uint32_t page_size;          /* bytes, power of two in [4096, 65536] */
     uint32_t nclasses;           /* classes[0 .. nclasses-1], sizes increasing */
@@ -108,6 +121,7 @@ typedef struct alc_config {
     int track_requested;         /* record each small object's requested size (slower; see stats) */
     int sbrk;                    /* debug.sbrk: bump allocation that never reuses memory */
     alc_hardening_t hardening;   /* defences against heap misuse (all off by default) */
+    alc_compact_cfg_t compact;   /* meshing (off by default) */
     alc_policy_ref_t tiny_policy;     /* decided tiny_width when the config was read */
     alc_policy_ref_t span_policy;     /* pages per span (generated tables) and large rounding */
     alc_policy_ref_t source_policy;   /* where heap pages come from */
@@ -189,6 +203,11 @@ typedef struct alc_stats {
     uint64_t cached_bytes;           /* bytes sitting in thread caches */
     uint64_t threads;                /* thread caches alive */
     uint64_t caches_emptied;         /* caches of sleeping threads emptied by the background thread */
+    uint64_t meshes;                 /* compact.mesh: spans meshed into others, cumulative */
+    uint64_t mesh_aliases;           /* spans now showing another span's pages */
+    uint64_t mesh_pages_returned;    /* pages given back by meshing, cumulative */
+    uint64_t mesh_bytes_copied;      /* bytes of objects copied by meshing, cumulative */
+    uint64_t mesh_ns;                /* time spent meshing, cumulative */
     uint32_t page_size;
     uint32_t nclasses;
     alc_class_stats_t classes[ALC_MAX_CLASSES];
@@ -201,6 +220,11 @@ ALC_API void alc_stats_print(FILE *out);
 /* Writes the snapshot as "alloclab.<key> <value>" lines, one per figure,
  * and "alloclab.class.<n>.<key> <value>" per class: for programs to read. */
 ALC_API void alc_stats_write_kv(FILE *out);
+
+/* compact.mesh: meshes the sparse spans of every class now (after
+ * alc_thread_flush), whatever the ratio; returns the bytes it gave back
+ * to the OS (0 with meshing off). */
+ALC_API size_t alc_compact(void);
 
 /* Returns every cached object of the calling thread to its span, empties
  * the transfer caches (batches waiting between threads) the same way, and

@@ -71,6 +71,7 @@ static alc_span_t *new_span(unsigned cls) {
     s->freelist = NULL;
     s->carve = s->start;
     s->nalloc = 0;
+    s->mesh = s->mesh_next = NULL;
     if (tiny && alc__tiny_span_init(s) < 0) {
         alc__heap_free(s);
         return NULL;
@@ -232,6 +233,8 @@ static void free_spans(alc_span_t *empty) {
     while (empty) {
         alc_span_t *s = empty;
         empty = s->next;
+        if (s->mesh_next)
+            alc__mesh_release_aliases(s);
         if (s->kind == ALC_SPAN_TINY)
             alc__tiny_span_fini(s);
         alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
@@ -271,6 +274,8 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
         alc_freeobj_t *first = head, *last;
         uint32_t k = run_in_span(s, &head, n - i, &last);
         i += k;
+        if (ALC_UNLIKELY(s->mesh))
+            s = s->mesh;   /* an alias's objects are its owner's (mesh.c) */
         alc__set_link(last, s->freelist);
         s->freelist = first;
         s->nalloc -= k;
@@ -288,6 +293,57 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
     alc_unlock(&c->lock);
     free_spans(empty);
     return head;
+}
+
+/* ---- meshing (mesh.c does the work, under the class's lock) ---- */
+
+#define MESH_MAX_CANDIDATES 4096u   /* spans of one class looked at in a pass */
+
+uint32_t alc__central_mesh(unsigned cls) {
+    alc_central_t *c = &central[cls];
+    if (cls >= alc__nclasses)
+        return 0;   /* the tiny list: its blocks are shared by pieces */
+    alc_span_t **cand = alc__meta_alloc(MESH_MAX_CANDIDATES * sizeof *cand);
+    if (!cand)
+        return 0;
+    alc_lock(&c->lock);
+    uint32_t n = 0;
+    for (alc_span_t *s = c->nonempty; s && n < MESH_MAX_CANDIDATES; s = s->next)
+        if (alc__mesh_candidate(s))
+            cand[n++] = s;
+    uint32_t gone = alc__mesh_spans(cand, n);
+    for (uint32_t i = 0; i < gone; i++) {
+        alc_span_t *a = cand[i], *owner = a->mesh;
+        list_del(c, a);
+        c->nspans--;
+        if (owner->in_central && !owner->freelist)
+            list_del(c, owner);   /* full now */
+    }
+    alc_unlock(&c->lock);
+    alc__meta_free(cand, MESH_MAX_CANDIDATES * sizeof *cand);
+    return gone;
+}
+
+uint64_t alc__central_mesh_all(void) {
+    alc_mesh_stats_t before, after;
+    alc__mesh_stats(&before);
+    for (unsigned i = 0; i < alc__nclasses; i++)
+        alc__central_mesh(i);
+    alc__mesh_stats(&after);
+    return after.pages_returned - before.pages_returned;
+}
+
+void alc__central_occupancy(uint64_t *span_bytes, uint64_t *object_bytes) {
+    uint64_t spans = 0, objects = 0;
+    for (unsigned i = 0; i < alc__nclasses; i++) {
+        alc_central_t *c = &central[i];
+        alc_lock(&c->lock);
+        spans += (uint64_t)c->nspans * alc__class_pages[i] << alc__page_shift;
+        objects += (uint64_t)c->nalloc * alc__class_size[i];
+        alc_unlock(&c->lock);
+    }
+    *span_bytes = spans;
+    *object_bytes = objects;
 }
 
 bool alc__central_tc_full(unsigned cls) {

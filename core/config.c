@@ -185,10 +185,37 @@ static int load_hardening(loader_t *L, const config_setting_t *root, alc_config_
     return FAIL_AT(L, f, "'alloclab.hardening.fill_malloc' must be \"none\", \"zero\" or \"pattern\"");
 }
 
+/* The compact group: mesh (bool), ratio (a number above 1), interval_ms. */
+static int load_compact(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
+    static const char *const keys[] = {"mesh", "ratio", "interval_ms", NULL};
+    config_setting_t *g;
+    int rc;
+    if ((rc = get_group(L, root, "compact", "alloclab.compact", &g)) < 0 || !g)
+        return rc;
+    if ((rc = only_known(L, g, "alloclab.compact.", keys)) < 0)
+        return rc;
+    const config_setting_t *m = config_setting_get_member(g, "mesh");
+    if (m && config_setting_type(m) != CONFIG_TYPE_BOOL)
+        return FAIL_AT(L, m, "'alloclab.compact.mesh' must be true or false");
+    if (m)
+        cfg->compact.mesh = config_setting_get_bool(m);
+    double ratio = cfg->compact.ratio;
+    long long ms = cfg->compact.interval_ms;
+    if ((rc = get_number(L, g, "ratio", "alloclab.compact.ratio", &ratio)) < 0 ||
+        (rc = get_int(L, g, "interval_ms", "alloclab.compact.interval_ms", 10, 3600000, &ms)) < 0)
+        return rc;
+    if (!(ratio > 1.0 && ratio <= 100.0))
+        return FAIL_AT(L, config_setting_get_member(g, "ratio"),
+                       "'alloclab.compact.ratio' = %g is not in (1, 100]", ratio);
+    cfg->compact.ratio = ratio;
+    cfg->compact.interval_ms = (uint32_t)ms;
+    return 0;
+}
+
 static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cfg) {
     static const char *const top[] = {"version", "page_size", "size_classes", "tiny", "heap",
                                       "stats", "span", "page_source", "release", "profile", "debug",
-                                      "hardening", NULL};
+                                      "hardening", "compact", NULL};
     static const char *const debug_keys[] = {"sbrk", NULL};
     static const char *const stats_keys[] = {"track_requested", NULL};
     static const char *const sc_keys[] = {"generate", "table", NULL};
@@ -227,7 +254,7 @@ static int load_root(loader_t *L, const config_setting_t *root, alc_config_t *cf
         if (t)
             cfg->track_requested = config_setting_get_bool(t);
     }
-    if ((rc = load_hardening(L, root, cfg)) < 0)
+    if ((rc = load_hardening(L, root, cfg)) < 0 || (rc = load_compact(L, root, cfg)) < 0)
         return rc;
     if ((rc = get_group(L, root, "debug", "alloclab.debug", &debug)) < 0)
         return rc;

@@ -69,6 +69,19 @@ void alc__heap_init(const alc_policy_ref_t *source, const alc_policy_ref_t *rele
     rel_state = release->state;
 }
 
+bool alc__heap_can_alias(void) { return HAS_METHOD(src, alias) && HAS_METHOD(src, unalias); }
+
+int alc__heap_alias(const alc_span_t *a, const alc_span_t *owner) {
+    return src->alias(src_state, (void *)a->start, (const void *)owner->start, a->npages << alc__page_shift);
+}
+
+int alc__heap_unalias(alc_span_t *a) {
+    int rc = src->unalias(src_state, (void *)a->start, a->npages << alc__page_shift);
+    if (rc == 0)
+        a->zero = 1;
+    return rc;
+}
+
 void *alc__heap_map_raw(size_t bytes) {
     alc_lock(&H.lock);
     void *p = src->map(src_state, bytes, HEAP_CHUNK);

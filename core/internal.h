@@ -169,6 +169,12 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * alc__pagemap_set_class), cls is unused for the others. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
+/* The page source's alias and unalias (meshing): whether it has them;
+ * alias shows owner's pages at span a's addresses; unalias gives a its
+ * own (zero) pages again. 0 or a negative errno. */
+ALC_INTERNAL bool alc__heap_can_alias(void);
+ALC_INTERNAL int alc__heap_alias(const alc_span_t *a, const alc_span_t *owner);
+ALC_INTERNAL int alc__heap_unalias(alc_span_t *a);
 ALC_INTERNAL void alc__heap_free_later(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
@@ -223,6 +229,30 @@ ALC_INTERNAL void alc__central_drain(void);   /* transfer caches back to their s
 ALC_INTERNAL void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_t *taken);
 ALC_INTERNAL void alc__central_lock_all(void);
 ALC_INTERNAL void alc__central_unlock_all(void);
+/* Meshes the sparse spans of class cls (compact.mesh); returns the spans
+ * that became aliases. */
+ALC_INTERNAL uint32_t alc__central_mesh(unsigned cls);
+/* The same for every class; returns the pages given back. */
+ALC_INTERNAL uint64_t alc__central_mesh_all(void);
+/* Bytes of the small classes' spans (physical: aliases not counted) and
+ * of their objects out of central, for the background pass's ratio. */
+ALC_INTERNAL void alc__central_occupancy(uint64_t *span_bytes, uint64_t *object_bytes);
+
+/* ---- mesh.c: meshing of sparse spans, below central ---- */
+#define ALC_MESH_MAX_OBJECTS 4096u   /* spans of more objects are not meshed */
+typedef struct alc_mesh_stats {
+    uint64_t meshes, aliases, pages_returned, bytes_copied, ns;
+} alc_mesh_stats_t;
+/* Installs the SIGSEGV handler writes into a span being meshed wait in. */
+ALC_INTERNAL int alc__mesh_init(void);
+/* Whether s may take part in a pass (class lock held). */
+ALC_INTERNAL bool alc__mesh_candidate(const alc_span_t *s);
+/* Meshes among the n candidates of one class (class lock held); the spans
+ * that became aliases are moved to the front; returns how many. */
+ALC_INTERNAL uint32_t alc__mesh_spans(alc_span_t **spans, uint32_t n);
+/* An empty owner's aliases: unaliased and handed to the heap. */
+ALC_INTERNAL void alc__mesh_release_aliases(alc_span_t *owner);
+ALC_INTERNAL void alc__mesh_stats(alc_mesh_stats_t *st);
 
 /* ---- cache.c: thread caches ---- */
 /* The thread's words the fast paths read: its cache, and the bytes it may

@@ -164,6 +164,28 @@ __attribute__((constructor)) static void register_fork_handlers(void) {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+/* compact.mesh needs the page source's alias and exact object bookkeeping. */
+static int mesh_start(const alc_config_t *cfg, alc_error_t *err) {
+    const char *why = NULL;
+    if (!alc__heap_can_alias())
+        why = "the page source has no alias and unalias (source_memfd has them)";
+    else if (alc__hardened || cfg->track_requested)
+        why = "it does not combine with stats.track_requested or the hardening defences that track sizes";
+    else if (!(cfg->compact.ratio > 1.0))
+        why = "compact.ratio must be above 1";
+    if (why) {
+        alc__error(err, "%s: compact.mesh = true, but %s (page source '%s', %s)", cfg->source, why,
+                   cfg->source_policy.policy->name, cfg->source_policy.path);
+        return -1;
+    }
+    int rc = alc__mesh_init();
+    if (rc < 0) {
+        alc__error(err, "%s: compact.mesh: cannot install the SIGSEGV handler: %s", cfg->source, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     alc_error_t e;
     if (alc_config_validate(cfg, &e) < 0) {
@@ -203,6 +225,8 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
     alc__secret = (alc__secret & (((uintptr_t)1 << 48) - 1)) | ALC_SECRET_TAG;
     alc__heap_init(&cfg->source_policy, &cfg->release_policy);
+    if (cfg->compact.mesh && mesh_start(cfg, err) < 0)
+        return -EINVAL;
     alc__central_init();
     alc__cache_init();
     atomic_store_explicit(&alc__started, 1, memory_order_release);
@@ -1326,6 +1350,14 @@ void alc_thread_flush(void) {
         return;   /* nothing was ever allocated */
     drain_quarantine();
     alc__cache_thread_flush();
+}
+
+size_t alc_compact(void) {
+    alc__ensure_started();
+    if (!alc__config.compact.mesh)
+        return 0;
+    alc_thread_flush();
+    return (size_t)(alc__central_mesh_all() << alc__page_shift);
 }
 
 void alc_release_free_memory(void) {

@@ -72,6 +72,8 @@ void alc_config_default(alc_config_t *cfg) {
     cfg->profile_rate = ALC_DEFAULT_PROFILE_RATE;
     cfg->hardening.zero_size = 1;   /* costs only malloc(0) its fast path */
     cfg->hardening.delay_large = 1; /* costs only large frees: a span held back by the heap */
+    cfg->compact.ratio = 1.25;
+    cfg->compact.interval_ms = 1000;
     snprintf(cfg->source, sizeof cfg->source, "<embedded default>");
 }
 

@@ -30,6 +30,13 @@ void alc_stats_get(alc_stats_t *st) {
     }
     alc__large_stats(st);
     alc__heap_stats(st);
+    alc_mesh_stats_t m;
+    alc__mesh_stats(&m);
+    st->meshes = m.meshes;
+    st->mesh_aliases = m.aliases;
+    st->mesh_pages_returned = m.pages_returned;
+    st->mesh_bytes_copied = m.bytes_copied;
+    st->mesh_ns = m.ns;
     st->requested_tracked = alc__config.track_requested;
     st->live_requested_bytes = st->large_bytes_requested + st->tiny_live_bytes;
     if (st->requested_tracked)
@@ -71,6 +78,9 @@ static void write_settings(FILE *out) {
     CFG("hardening.delay_large", "%s", c->hardening.delay_large ? "true" : "false");
     CFG("hardening.shuffle", "%s", c->hardening.shuffle ? "true" : "false");
     CFG("hardening.seal_free", "%s", c->hardening.seal_free ? "true" : "false");
+    CFG("compact.mesh", "%s", c->compact.mesh ? "true" : "false");
+    CFG("compact.ratio", "%g", c->compact.ratio);
+    CFG("compact.interval_ms", "%u", c->compact.interval_ms);
     CFG("debug.sbrk", "%s", c->sbrk ? "true" : "false");
 #undef CFG
 }
@@ -103,6 +113,11 @@ void alc_stats_write_kv(FILE *out) {
     KV(cached_bytes);
     KV(threads);
     KV(caches_emptied);
+    KV(meshes);
+    KV(mesh_aliases);
+    KV(mesh_pages_returned);
+    KV(mesh_bytes_copied);
+    KV(mesh_ns);
     KV(page_size);
     KV(nclasses);
 #undef KV
@@ -143,6 +158,11 @@ void alc_stats_print(FILE *out) {
     fprintf(out, "  released by      %12llu pages on free, %llu by the background thread, %llu on request (%.1f ms)\n",
             (unsigned long long)st.pages_returned_on_free, (unsigned long long)st.pages_returned_background,
             (unsigned long long)st.pages_returned_on_request, (double)st.release_ns / 1e6);
+    if (alc__config.compact.mesh)
+        fprintf(out, "  meshing          %12llu spans meshed (%llu now), %llu pages returned, %llu bytes copied (%.1f ms)\n",
+                (unsigned long long)st.meshes, (unsigned long long)st.mesh_aliases,
+                (unsigned long long)st.mesh_pages_returned, (unsigned long long)st.mesh_bytes_copied,
+                (double)st.mesh_ns / 1e6);
     fprintf(out, "  %5s %9s %12s %14s %7s\n", "class", "bytes/obj", "objects", "bytes in use", "spans");
     for (unsigned i = 0; i < st.nclasses; i++) {
         const alc_class_stats_t *c = &st.classes[i];

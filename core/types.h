@@ -123,6 +123,10 @@ typedef struct alc_span {
 
     size_t requested;         /* large: bytes the program asked for */
     uint32_t *req;            /* small, when tracking: each object's requested bytes */
+    /* Meshing (mesh.c): an alias span's addresses show its owner's pages
+     * (mesh: the owner; its own list, free list and count are unused); an
+     * owner lists its aliases through mesh_next (mesh: NULL). */
+    struct alc_span *mesh, *mesh_next;
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
