@@ -4,6 +4,7 @@
  * have all come back returns to the heap once the class keeps enough empty
  * spans. See malloc.c. */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -260,6 +261,8 @@ static uint32_t run_in_span(const alc_span_t *s, alc_freeobj_t **head, uint32_t 
     return k;
 }
 
+static void mesh_credit_add(unsigned cls, uint32_t k);
+
 /* Returns the first n objects of the list at head to their spans, each run
  * of one span's objects spliced onto its list at once; spans wholly free go
  * to the heap. Returns the rest of the list. */
@@ -292,6 +295,8 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
     c->nalloc -= i;
     alc_unlock(&c->lock);
     free_spans(empty);
+    if (ALC_UNLIKELY(alc__config.compact.mesh) && cls < alc__nclasses)
+        mesh_credit_add(cls, i);
     return head;
 }
 
@@ -331,6 +336,41 @@ uint64_t alc__central_mesh_all(void) {
         alc__central_mesh(i);
     alc__mesh_stats(&after);
     return after.pages_returned - before.pages_returned;
+}
+
+/* A pass is considered each time this many bytes of objects have come
+ * back to their spans, and by the background thread on its ticks. */
+#define MESH_CREDIT ((uint64_t)8 << 20)
+static _Atomic uint64_t mesh_credit, mesh_last_ms;
+static _Atomic int mesh_running;
+
+static uint64_t mesh_clock_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u + 1;   /* never 0 */
+}
+
+void alc__central_mesh_when_due(void) {
+    uint64_t now = mesh_clock_ms(), last = atomic_load_explicit(&mesh_last_ms, memory_order_relaxed);
+    if (!alc__config.compact.mesh || (last && now - last < alc__config.compact.interval_ms) ||
+        atomic_exchange_explicit(&mesh_running, 1, memory_order_acquire))
+        return;
+    uint64_t spans, objects;
+    alc__central_occupancy(&spans, &objects);
+    if ((double)spans > alc__config.compact.ratio * (double)objects) {
+        alc__central_mesh_all();
+        atomic_store_explicit(&mesh_last_ms, mesh_clock_ms(), memory_order_relaxed);
+    }
+    atomic_store_explicit(&mesh_running, 0, memory_order_release);
+}
+
+/* After k objects of cls came back to their spans (no lock held). */
+static void mesh_credit_add(unsigned cls, uint32_t k) {
+    uint64_t b = (uint64_t)k * alc__class_size[cls];
+    if (atomic_fetch_add_explicit(&mesh_credit, b, memory_order_relaxed) + b < MESH_CREDIT)
+        return;
+    atomic_store_explicit(&mesh_credit, 0, memory_order_relaxed);
+    alc__central_mesh_when_due();
 }
 
 void alc__central_occupancy(uint64_t *span_bytes, uint64_t *object_bytes) {

@@ -82,6 +82,27 @@ int alc__heap_unalias(alc_span_t *a) {
     return rc;
 }
 
+bool alc__heap_fork_copies(void) {
+    return HAS_METHOD(src, fork_prepare) && HAS_METHOD(src, fork_parent) && HAS_METHOD(src, fork_child);
+}
+
+/* fork (the heap lock held): a source that shares its pages makes the
+ * child's own. src is NULL until start-up. */
+void alc__heap_fork_prepare(bool write_protect) {
+    if (src && alc__heap_fork_copies())
+        src->fork_prepare(src_state, write_protect);
+}
+
+void alc__heap_fork_parent(void) {
+    if (src && alc__heap_fork_copies())
+        src->fork_parent(src_state);
+}
+
+void alc__heap_fork_child(void) {
+    if (src && alc__heap_fork_copies())
+        src->fork_child(src_state);
+}
+
 void *alc__heap_map_raw(size_t bytes) {
     alc_lock(&H.lock);
     void *p = src->map(src_state, bytes, HEAP_CHUNK);

@@ -175,6 +175,12 @@ ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 ALC_INTERNAL bool alc__heap_can_alias(void);
 ALC_INTERNAL int alc__heap_alias(const alc_span_t *a, const alc_span_t *owner);
 ALC_INTERNAL int alc__heap_unalias(alc_span_t *a);
+/* A page source whose pages fork does not copy: its fork methods, called
+ * from the fork handlers with every lock held (see alloclab_policy.h). */
+ALC_INTERNAL bool alc__heap_fork_copies(void);
+ALC_INTERNAL void alc__heap_fork_prepare(bool write_protect);
+ALC_INTERNAL void alc__heap_fork_parent(void);
+ALC_INTERNAL void alc__heap_fork_child(void);
 ALC_INTERNAL void alc__heap_free_later(alc_span_t *s);
 ALC_INTERNAL int alc__heap_grow(alc_span_t *s, size_t npages);   /* large, in place */
 ALC_INTERNAL void alc__heap_release(size_t keep_bytes);
@@ -234,6 +240,11 @@ ALC_INTERNAL void alc__central_unlock_all(void);
 ALC_INTERNAL uint32_t alc__central_mesh(unsigned cls);
 /* The same for every class; returns the pages given back. */
 ALC_INTERNAL uint64_t alc__central_mesh_all(void);
+/* A pass over every class if compact.interval_ms has passed since the
+ * last and the spans hold more than compact.ratio times their objects'
+ * bytes: from the background thread, and from central itself after every
+ * 8 MiB of objects that came back to their spans. */
+ALC_INTERNAL void alc__central_mesh_when_due(void);
 /* Bytes of the small classes' spans (physical: aliases not counted) and
  * of their objects out of central, for the background pass's ratio. */
 ALC_INTERNAL void alc__central_occupancy(uint64_t *span_bytes, uint64_t *object_bytes);
@@ -245,6 +256,10 @@ typedef struct alc_mesh_stats {
 } alc_mesh_stats_t;
 /* Installs the SIGSEGV handler writes into a span being meshed wait in. */
 ALC_INTERNAL int alc__mesh_init(void);
+/* Across fork with a source that shares its pages: begin says whether the
+ * handler is in place, and if so makes every write fault wait until end. */
+ALC_INTERNAL bool alc__mesh_fork_begin(void);
+ALC_INTERNAL void alc__mesh_fork_end(void);
 /* Whether s may take part in a pass (class lock held). */
 ALC_INTERNAL bool alc__mesh_candidate(const alc_span_t *s);
 /* Meshes among the n candidates of one class (class lock held); the spans

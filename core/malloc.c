@@ -141,9 +141,10 @@ static void atfork_prepare(void) {
     alc__central_lock_all();
     alc__heap_lock();
     alc__meta_lock_all();
+    alc__heap_fork_prepare(alc__mesh_fork_begin());
 }
 
-static void atfork_parent(void) {
+static void unlock_all(void) {
     alc__meta_unlock_all();
     alc__heap_unlock();
     alc__central_unlock_all();
@@ -155,13 +156,43 @@ static void atfork_parent(void) {
 
 /* The child also has no background thread of the release policy's: the
  * next slow path starts one there if the policy wants it. */
+static void atfork_parent(void) {
+    alc__heap_fork_parent();
+    alc__mesh_fork_end();
+    unlock_all();
+}
+
 static void atfork_child(void) {
-    atfork_parent();
+    alc__heap_fork_child();
+    alc__mesh_fork_end();
+    unlock_all();
     alc__scavenger_forked();
 }
 
 __attribute__((constructor)) static void register_fork_handlers(void) {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* A page source whose pages a fork does not copy (source_memfd) write-
+ * protects them across fork, in place of the protections the defences
+ * set, and threads that write meanwhile wait in the SIGSEGV handler. */
+static int shared_pages_start(const alc_config_t *cfg, alc_error_t *err) {
+    if (!alc__heap_fork_copies())
+        return 0;
+    const char *which = cfg->hardening.seal_free     ? "seal_free"
+                        : cfg->hardening.guard_pages ? "guard_pages"
+                        : cfg->hardening.quarantine  ? "quarantine"
+                                                     : NULL;
+    if (which) {
+        alc__error(err, "%s: hardening.%s maps pages with no access, which page source '%s' (%s) "
+                   "does not keep across fork: use another page source or turn hardening.%s off",
+                   cfg->source, which, cfg->source_policy.policy->name, cfg->source_policy.path, which);
+        return -1;
+    }
+    /* Without the handler a fork amid threads copies the heap unprotected
+     * (as exact as the other threads' writes let it be). */
+    (void)alc__mesh_init();
+    return 0;
 }
 
 /* compact.mesh needs the page source's alias and exact object bookkeeping. */
@@ -225,7 +256,7 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
     alc__secret = (alc__secret & (((uintptr_t)1 << 48) - 1)) | ALC_SECRET_TAG;
     alc__heap_init(&cfg->source_policy, &cfg->release_policy);
-    if (cfg->compact.mesh && mesh_start(cfg, err) < 0)
+    if (shared_pages_start(cfg, err) < 0 || (cfg->compact.mesh && mesh_start(cfg, err) < 0))
         return -EINVAL;
     alc__central_init();
     alc__cache_init();

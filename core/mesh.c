@@ -25,6 +25,14 @@
  * (or the default action). A pass is skipped while another handler has
  * replaced ours.
  *
+ * Fork. The same handler serves a page source whose pages a fork does not
+ * copy (source_memfd, with meshing or without): across fork the whole
+ * heap is write-protected while the source copies it for the child (see
+ * alloclab_policy.h), and a thread that writes meanwhile waits here until
+ * the parent's side of fork opens it again. The forking thread itself
+ * (another library's fork handler writing the heap) gets the page opened
+ * instead, since it cannot wait for itself.
+ *
  * Bookkeeping. The alias span keeps its page-map entries, so a free of
  * one of its objects takes the usual fast path; central sends the object
  * to the owner's free list (span->mesh), as the alias address, which is
@@ -40,6 +48,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -75,35 +84,67 @@ static void pass_on(int sig, siginfo_t *si, void *uc) {
     signal(SIGSEGV, SIG_DFL);
 }
 
-/* A write into a span being meshed waits for its remapping. A write that
- * faulted while the range was protected but reaches here after it was
- * remapped is simply made again (up to twice for one address: a span's
- * pages are otherwise always writable, so a third fault is not ours). */
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The thread that forks: a fault of its own across the fork cannot wait
+ * for itself, so the page is opened for it. */
+static __thread bool forking_here __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t fork_done_ns;   /* when the last fork's protection ended */
+
+static uintptr_t os_page = 4096;   /* set at start-up */
+
+static void open_page(uintptr_t a) {
+    uintptr_t pg = os_page;
+    mprotect((void *)(a & ~(pg - 1)), pg, PROT_READ | PROT_WRITE);
+}
+
+/* A fault made while the heap was protected for a fork that ended since. */
+static bool after_fork(void) {
+    uint64_t done = atomic_load_explicit(&fork_done_ns, RELAXED);
+    return done && now_ns() - done < 1000000000u;
+}
+
+/* A write into a span being meshed (or into the heap across a fork) waits
+ * for its remapping. A write that faulted while the range was protected
+ * but reaches here after it was opened is simply made again (up to twice
+ * for one address: a span's pages are otherwise always writable, so a
+ * third fault is not ours). */
 static void on_segv(int sig, siginfo_t *si, void *uc) {
     int saved = errno;
     uintptr_t a = (uintptr_t)si->si_addr;
-    if (in_busy(a)) {
+    if (in_busy(a) && forking_here) {
+        open_page(a);
+    } else if (in_busy(a)) {
         while (in_busy(a))
             sched_yield();
-        last_fault = a;
-        fault_repeats = 0;
-        errno = saved;
-        return;
-    }
-    alc_span_t *s = si->si_code == SEGV_ACCERR ? alc__pagemap_lookup((void *)a) : NULL;
-    if (s && s->kind == ALC_SPAN_SMALL && (a != last_fault || fault_repeats < 2)) {
+    } else {
+        alc_span_t *s = si->si_code == SEGV_ACCERR ? alc__pagemap_lookup((void *)a) : NULL;
+        bool ours = si->si_code == SEGV_ACCERR && ((s && s->kind == ALC_SPAN_SMALL) || after_fork());
+        if (!ours || (a == last_fault && fault_repeats >= 2)) {
+            errno = saved;
+            pass_on(sig, si, uc);
+            return;
+        }
         fault_repeats = a == last_fault ? fault_repeats + 1 : 0;
         last_fault = a;
         errno = saved;
         return;
     }
+    last_fault = a;
+    fault_repeats = 0;
     errno = saved;
-    pass_on(sig, si, uc);
 }
 
 int alc__mesh_init(void) {
     if (atomic_load(&handler_installed))
         return 0;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg > 0)
+        os_page = (uintptr_t)pg;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
@@ -120,6 +161,26 @@ static bool handler_in_place(void) {
     struct sigaction cur;
     return atomic_load(&handler_installed) && sigaction(SIGSEGV, NULL, &cur) == 0 &&
            (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_segv;
+}
+
+/* ---- fork ------------------------------------------------------------ */
+
+bool alc__mesh_fork_begin(void) {
+    if (!handler_in_place())
+        return false;
+    forking_here = true;
+    atomic_store_explicit(&busy_lo, 1, memory_order_release);
+    atomic_store_explicit(&busy_hi, UINTPTR_MAX, memory_order_release);
+    return true;
+}
+
+void alc__mesh_fork_end(void) {
+    if (!forking_here)
+        return;
+    forking_here = false;
+    atomic_store_explicit(&fork_done_ns, now_ns(), RELAXED);
+    atomic_store_explicit(&busy_hi, 0, memory_order_release);
+    atomic_store_explicit(&busy_lo, 0, memory_order_release);
 }
 
 /* ---- occupancy -------------------------------------------------------- */
@@ -239,12 +300,6 @@ static uint64_t xorshift(uint64_t *x) {
     *x ^= *x >> 7;
     *x ^= *x << 17;
     return *x;
-}
-
-static uint64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /* Meshes what it can among the n candidate spans of one class (central's

@@ -45,25 +45,11 @@ static uint64_t activity(void) {
     return alc__heap_activity() + alc__central_moves();
 }
 
-/* compact.mesh on the background thread: at most every interval_ms,
- * when the small spans hold ratio times the bytes of their objects. */
-static void mesh_when_due(uint64_t *last) {
-    uint64_t now = clock_ms();
-    if (!alc__config.compact.mesh || now - *last < alc__config.compact.interval_ms)
-        return;
-    *last = now;
-    uint64_t spans, objects;
-    alc__central_occupancy(&spans, &objects);
-    if ((double)spans > alc__config.compact.ratio * (double)objects)
-        alc__central_mesh_all();
-}
-
 static void *loop(void *arg) {
     uint32_t tick = (uint32_t)(uintptr_t)arg;
     uint64_t last = activity();
     uint32_t quiet_ms = 0;
     bool drained = false;
-    uint64_t meshed_ms = 0;
     for (;;) {
         sleep_ms(tick);
         uint64_t now = activity();
@@ -81,7 +67,7 @@ static void *loop(void *arg) {
             drained = true;
         }
         alc__heap_idle_credit(0);
-        mesh_when_due(&meshed_ms);
+        alc__central_mesh_when_due();   /* compact.mesh */
         alc__heap_tick();
         alc__profile_poll();
     }

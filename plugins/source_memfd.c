@@ -25,15 +25,16 @@
  * for meshing (below).
  *
  * fork: MAP_SHARED pages are not copied on fork, so a child would share the
- * heap with its parent and each would corrupt the other. Fork handlers give
- * the child a file of its own: before fork, the file's data is copied into a
- * new memfd; in the child every mapping is replaced by the same range of
- * the copy. The copy is exact for a program forking from its only thread.
- * If pages were mapped or released between the copy and the fork (another
- * thread allocating), the child copies again right after fork, while the
- * parent runs; if the child cannot get a copy at all, it stops with a
- * message rather than share. Forking costs a copy of the heap's resident
- * pages; posix_spawn and vfork do not run fork handlers and cost nothing.
+ * heap with its parent and each would corrupt the other. The fork methods
+ * give the child a file of its own: before fork every mapping is made
+ * read-only (the host holds threads that write meanwhile) and the file's
+ * data is copied into a new memfd; after fork the parent's mappings are
+ * made read-write again and the child's are replaced by the same ranges of
+ * the copy. So the copy is exactly the heap at the fork, whatever other
+ * threads do. If the copy cannot be made the child copies after fork,
+ * while the parent runs, and if that fails too it stops with a message
+ * rather than share. Forking costs a copy of the heap's resident pages;
+ * posix_spawn and vfork do not run fork handlers and cost nothing.
  *
  * Thread safety: the host calls map, unmap and release under its heap lock;
  * a lock of the plugin's own (taken inside the heap lock, never around it)
@@ -54,7 +55,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MEMFD_MAX_MAPPINGS 4096
+/* Each alias may split an entry in three; the kernel keeps its own limit
+ * of mappings per process (vm.max_map_count, 65530 by default). */
+#define MEMFD_MAX_MAPPINGS 16384
 #define MEMFD_NAME_MAX 249                       /* memfd_create's limit: NAME_MAX - "memfd:" */
 #define MEMFD_DEFAULT_MAX ((uint64_t)64 << 30)
 #define MEMFD_MIN_MAX ((uint64_t)2 << 20)
@@ -81,12 +84,9 @@ typedef struct memfd_state {
     uint64_t gen;                      /* bumped by every change to the table or the file */
     int fork_fd;                       /* the child's copy, made before fork; -1 when none */
     uint64_t fork_gen;                 /* gen when it was made */
+    bool fork_protected;               /* the mappings are read-only for a fork */
 } memfd_state_t;
 
-/* The state whose file is in use (set by the first map), for the fork
- * handlers: a process has one page source. */
-static memfd_state_t *in_use;
-static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
 
 /* ---- the table -------------------------------------------------------- */
 
@@ -153,8 +153,6 @@ static void *memfd_map(void *state, size_t size, size_t align) {
                 st->notice(msg);
             goto out;
         }
-        if (!in_use)
-            in_use = st;
     }
     if (st->n == MEMFD_MAX_MAPPINGS || size > st->max_size - st->file_size)
         goto out;
@@ -386,59 +384,66 @@ fail: {
 }
 }
 
-static void fork_prepare(void) {
-    memfd_state_t *st = in_use;
-    if (!st)
-        return;
-    /* The copy is made before fork: exact when no other thread changes the
-     * heap meanwhile. The lock is not held across fork: the host takes its
-     * heap lock after this handler, and map() takes this lock inside it. */
+/* Every mapping made read-only (prot PROT_READ) or read-write again. */
+static void protect_all(const memfd_state_t *st, int prot) {
+    for (unsigned i = 0; i < st->n; i++)
+        mprotect((void *)st->maps[i].addr, st->maps[i].len, prot);
+}
+
+static void memfd_fork_prepare(void *state, int write_protect) {
+    memfd_state_t *st = state;
     pthread_mutex_lock(&st->lock);
     st->fork_fd = -1;
+    st->fork_protected = write_protect && st->fd >= 0;
+    if (st->fork_protected)
+        protect_all(st, PROT_READ);
     if (st->fd >= 0 && st->n > 0 && (st->fork_fd = copy_file(st)) >= 0)
         st->fork_gen = st->gen;
     pthread_mutex_unlock(&st->lock);
 }
 
-static void fork_parent(void) {
-    memfd_state_t *st = in_use;
-    if (st && st->fork_fd >= 0) {
+static void memfd_fork_parent(void *state) {
+    memfd_state_t *st = state;
+    if (st->fork_protected)
+        protect_all(st, PROT_READ | PROT_WRITE);
+    st->fork_protected = false;
+    if (st->fork_fd >= 0) {
         close(st->fork_fd);
         st->fork_fd = -1;
     }
 }
 
-static void fork_child(void) {
-    memfd_state_t *st = in_use;
-    if (!st)
-        return;
+/* The child's mappings replaced by the copy's ranges; false if one failed. */
+static bool map_copy(memfd_state_t *st, int nfd) {
+    for (unsigned i = 0; i < st->n; i++) {
+        const memfd_mapping_t *m = &st->maps[i];
+        if (mmap((void *)m->addr, m->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nfd, m->off) ==
+            MAP_FAILED)
+            return false;
+        madvise((void *)m->addr, m->len, MADV_NOHUGEPAGE);
+    }
+    return true;
+}
+
+static void memfd_fork_child(void *state) {
+    memfd_state_t *st = state;
     pthread_mutex_init(&st->lock, NULL);   /* this thread is alone now */
+    st->fork_protected = false;
     if (st->fd < 0 || st->n == 0)
         return;
     int nfd = st->fork_fd;
-    if (nfd >= 0 && st->fork_gen != st->gen) {   /* stale: the heap changed after the copy */
+    if (nfd >= 0 && st->fork_gen != st->gen) {   /* stale: the table changed after the copy */
         close(nfd);
         nfd = -1;
     }
     if (nfd < 0)
         nfd = copy_file(st);   /* while the parent runs: the best there is now */
-    const char *what = "copying the heap";
-    if (nfd >= 0) {
-        what = "mapping the copy";
-        unsigned i = 0;
-        for (; i < st->n; i++) {
-            const memfd_mapping_t *m = &st->maps[i];
-            if (mmap((void *)m->addr, m->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, nfd,
-                     m->off) == MAP_FAILED)
-                break;
-            madvise((void *)m->addr, m->len, MADV_NOHUGEPAGE);
-        }
-        if (i == st->n) {
-            close(st->fd);
-            st->fd = nfd;
-            st->fork_fd = -1;
-            return;
-        }
+    const char *what = nfd >= 0 ? "mapping the copy" : "copying the heap";
+    if (nfd >= 0 && map_copy(st, nfd)) {
+        close(st->fd);
+        st->fd = nfd;
+        st->fork_fd = -1;
+        return;
     }
     char msg[200];
     snprintf(msg, sizeof msg,
@@ -448,10 +453,6 @@ static void fork_child(void) {
     if (st->notice)
         st->notice(msg);
     abort();
-}
-
-static void register_fork_handlers(void) {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* ---- parameters ------------------------------------------------------- */
@@ -506,9 +507,6 @@ static int memfd_configure(void *state, const config_setting_t *params, const al
     st->fd = -1;
     st->fork_fd = -1;
     pthread_mutex_init(&st->lock, NULL);
-    /* Here, at start-up, rather than in map(): pthread_atfork may allocate,
-     * and map() runs inside the allocator. */
-    pthread_once(&handlers_once, register_fork_handlers);
     return 0;
 }
 
@@ -522,6 +520,9 @@ static const alc_page_source_methods_t memfd_methods = {
     .commit = NULL,
     .alias = memfd_alias,
     .unalias = memfd_unalias,
+    .fork_prepare = memfd_fork_prepare,
+    .fork_parent = memfd_fork_parent,
+    .fork_child = memfd_fork_child,
 };
 
 static const alc_policy_t memfd_policy = {

@@ -127,6 +127,20 @@ typedef struct alc_page_source_methods {
      * -ENOSPC: out of room to record it); nothing changes on failure. */
     int (*alias)(void *state, void *dst, const void *src, size_t size);
     int (*unalias)(void *state, void *dst, size_t size);
+    /* Optional, all three or none: a source whose pages a fork does not
+     * copy (shared mappings) gives the child memory of its own. The host
+     * calls them from its fork handlers, every lock of its own held and so
+     * no other call of the source running. fork_prepare snapshots every
+     * mapping for the child; with write_protect it first makes them
+     * read-only, so the snapshot is exact (the host's SIGSEGV handler holds
+     * a thread that writes meanwhile until fork_parent or fork_child).
+     * fork_parent makes them read-write again and drops the snapshot;
+     * fork_child puts the snapshot, read-write, in their place. Whatever
+     * protection the host had set on those pages is lost: the host does not
+     * combine such a source with defences that set any. */
+    void (*fork_prepare)(void *state, int write_protect);
+    void (*fork_parent)(void *state);
+    void (*fork_child)(void *state);
 } alc_page_source_methods_t;
 
 /* What a release policy sees of the heap: counts in pages of the config's

@@ -96,6 +96,7 @@ int main(void) {
     alc_stats_t st;
     int leaks = stress_leaks(&st);
     int failed = atomic_load(&bad) + leaks;
+    printf("meshes %zu aliases %zu\n", (size_t)st.meshes, (size_t)st.mesh_aliases);
     printf("%d passed, %d failed\n", 2 - failed, failed);
     return failed ? 1 : 0;
 }

@@ -81,6 +81,7 @@ static const dcfg_t configs[] = {
     {"release_scavenger", "release_scavenger.cfg", 0},
     /* the background thread empties sleeping threads' caches every 10 ms */
     {"release_parked", ALC_SOURCE_DIR "/tests/data/release_parked.cfg", 0},
+    {"mesh", "mesh.cfg", 0},
 };
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 

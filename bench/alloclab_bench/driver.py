@@ -261,6 +261,9 @@ class Summary(types.SimpleNamespace):
 
 
 # the columns of runs.csv that get a median
+# Sweeps of these config groups also plot RSS over time per value (the
+# legend's title in the plot).
+TIMELINE_GROUPS = {"release": "release policy", "compact": "meshing setting"}
 MEDIAN_COLUMNS = ("wall_s", "cpu_s", "seconds", "ops", "ops_per_s", "peak_rss", "live_peak", "rss_over_live",
                   "allocations", "snap_small_bytes_in_use", "snap_large_bytes_in_use", "mallocs",
                   "snap_in_use_over_live")
@@ -356,13 +359,15 @@ def draw_plots(p, r, s):
     plots.rate_plots(p.report, s.summ, s.ran_w, s.vlabels, p.baseline)
     for w in s.ran_w:
         plots.timeline(p.report, s.summ, r.samples, w, s.vlabels, w, "allocator", p.a.sample_ms)
-    # RSS over time per release policy: the curves the release sweeps are about
+    # RSS over time per release policy or meshing setting: the curves those
+    # sweeps are about
     for sw in p.sweeps:
-        if sw.key.split(".")[0] == "release":
+        group = sw.key.split(".")[0]
+        if group in TIMELINE_GROUPS:
             labels = [v.label for v in p.sweep_variants if v.sweep[0] == sw.name]
             for w in p.sweep_wls:
                 plots.timeline(p.report, s.summ, r.samples, w, labels, f"{plots.safe_name(sw.name)}_{w}",
-                               "release policy", p.a.sample_ms)
+                               TIMELINE_GROUPS[group], p.a.sample_ms)
     for sw, w, trow in s.sweep_rows:
         plots.sweep_plot(p.report, sw, w, trow)
     alc = [v.label for v in p.variants if v.kind == "alloclab"]

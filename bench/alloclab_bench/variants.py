@@ -75,7 +75,14 @@ KEYS = {
     "hardening.delay_large": ("hardening.delay_large", bool),
     "hardening.shuffle": ("hardening.shuffle", bool),
     "hardening.seal_free": ("hardening.seal_free", bool),
+    "compact.mesh": ("compact.mesh", bool),
+    "compact.ratio": ("compact.ratio", float),
+    "compact.interval_ms": ("compact.interval_ms", int),
 }
+# Meshing needs a page source that maps one page at two addresses: a sweep
+# of the compact group runs every value on it, meshing off included, so
+# that the values differ in meshing alone.
+COMPACT_SOURCE = "source_memfd"
 # Config groups that choose a policy; their other keys are its parameters.
 POLICY_GROUPS = ("tiny", "span", "page_source", "release")
 # Parameters of a policy group name the plugin they belong to when the
@@ -231,6 +238,8 @@ def sweep_settings(sw, value):
                 raise UsageError(f"--sweep {sw.name}: say which plugin {full} belongs to, e.g. "
                                  f"--sweep '{sw.key}=...;{group}=<plugin>'")
             s[group + ".plugin"] = PLUGIN_FOR[full]
+    if any(k.startswith("compact.") for k in s):
+        s.setdefault("page_source.plugin", COMPACT_SOURCE)
     return s
 
 
