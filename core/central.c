@@ -338,10 +338,17 @@ uint64_t alc__central_mesh_all(void) {
     return after.pages_returned - before.pages_returned;
 }
 
-/* A pass is considered each time this many bytes of objects have come
- * back to their spans, and by the background thread on its ticks. */
+/* When a pass runs. It is considered each time MESH_CREDIT bytes of
+ * objects have come back to their spans (on the freeing thread) and on
+ * the background thread's ticks, and runs while the small spans hold more
+ * than compact.ratio times their objects' bytes: at once when the bytes
+ * they waste (spans' less objects') have grown by a quarter since the
+ * last pass, after compact.interval_ms when they changed by a sixteenth,
+ * after ten intervals in any case. So a burst of frees is meshed before
+ * the program allocates again, and a heap whose leftovers do not mesh is
+ * not walked again and again. */
 #define MESH_CREDIT ((uint64_t)8 << 20)
-static _Atomic uint64_t mesh_credit, mesh_last_ms;
+static _Atomic uint64_t mesh_credit, mesh_last_ms, mesh_waste_after;
 static _Atomic int mesh_running;
 
 static uint64_t mesh_clock_ms(void) {
@@ -350,15 +357,26 @@ static uint64_t mesh_clock_ms(void) {
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u + 1;   /* never 0 */
 }
 
+static bool mesh_due(uint64_t spans, uint64_t objects, uint64_t now) {
+    if (!((double)spans > alc__config.compact.ratio * (double)objects))
+        return false;
+    uint64_t waste = spans - objects, before = atomic_load_explicit(&mesh_waste_after, memory_order_relaxed);
+    uint64_t last = atomic_load_explicit(&mesh_last_ms, memory_order_relaxed);
+    uint64_t since = last ? now - last : UINT64_MAX, every = alc__config.compact.interval_ms;
+    uint64_t change = waste > before ? waste - before : before - waste;
+    return waste >= before + before / 4 + MESH_CREDIT || since >= 10 * every ||
+           (since >= every && change >= before / 16);
+}
+
 void alc__central_mesh_when_due(void) {
-    uint64_t now = mesh_clock_ms(), last = atomic_load_explicit(&mesh_last_ms, memory_order_relaxed);
-    if (!alc__config.compact.mesh || (last && now - last < alc__config.compact.interval_ms) ||
-        atomic_exchange_explicit(&mesh_running, 1, memory_order_acquire))
+    if (!alc__config.compact.mesh || atomic_exchange_explicit(&mesh_running, 1, memory_order_acquire))
         return;
     uint64_t spans, objects;
     alc__central_occupancy(&spans, &objects);
-    if ((double)spans > alc__config.compact.ratio * (double)objects) {
+    if (mesh_due(spans, objects, mesh_clock_ms())) {
         alc__central_mesh_all();
+        alc__central_occupancy(&spans, &objects);
+        atomic_store_explicit(&mesh_waste_after, spans > objects ? spans - objects : 0, memory_order_relaxed);
         atomic_store_explicit(&mesh_last_ms, mesh_clock_ms(), memory_order_relaxed);
     }
     atomic_store_explicit(&mesh_running, 0, memory_order_release);

@@ -220,7 +220,11 @@ static uint32_t count_aliases(const alc_span_t *s) {
 }
 
 bool alc__mesh_candidate(const alc_span_t *s) {
-    return s->kind == ALC_SPAN_SMALL && !s->mesh && s->nalloc > 0 && s->nalloc * 2 <= s->nelems &&
+    /* Two spans of occupancy p among n slots miss each other with odds
+     * near (1 - p*p)^n: past nalloc^2 = 8n (p = 0.25 at 128 slots, below
+     * 1 in 3000) a span is not worth the walk of its free list. */
+    uint64_t k = s->nalloc;
+    return s->kind == ALC_SPAN_SMALL && !s->mesh && k > 0 && k * 2 <= s->nelems && k * k <= 8u * s->nelems &&
            s->nelems <= ALC_MESH_MAX_OBJECTS && !s->req &&
            !atomic_load_explicit(&s->nsampled, RELAXED) && count_aliases(s) < MESH_MAX_ALIASES;
 }
@@ -338,10 +342,12 @@ uint32_t alc__mesh_spans(alc_span_t **spans, uint32_t n) {
     if (n < 2 || !handler_in_place())
         return 0;
     uint64_t t0 = now_ns();
-    uint32_t words = (ALC_MESH_MAX_OBJECTS + 63) / 64;
+    uint32_t most = 0;   /* the class's spans have one size; the bit maps fit the largest */
     for (uint32_t i = 0; i < n; i++)
-        if (spans[i]->nelems > words * 64u)
-            return 0;
+        most = spans[i]->nelems > most ? spans[i]->nelems : most;
+    if (most > ALC_MESH_MAX_OBJECTS)
+        return 0;
+    uint32_t words = (most + 63) / 64;
     size_t scratch = (size_t)n * words * sizeof(uint64_t);
     uint64_t *bits = alc__meta_alloc(scratch);
     if (!bits)

@@ -289,7 +289,7 @@ static int memfd_alias(void *state, void *dst, const void *src, size_t size) {
         rc = -errno;
         goto out;
     }
-    madvise(dst, size, MADV_NOHUGEPAGE);
+    /* (no MADV_NOHUGEPAGE: a span's range is too small for a huge page) */
     punch(st->fd, m->own, size, NULL);   /* dst's own memory goes back */
     m->off = src_off;
     st->gen++;
@@ -321,7 +321,6 @@ static int memfd_unalias(void *state, void *dst, size_t size) {
         rc = -errno;
         goto out;
     }
-    madvise(dst, size, MADV_NOHUGEPAGE);
     m->off = m->own;   /* a hole since alias(): reads as zero */
     unsigned i = (unsigned)(m - st->maps);
     join_next(st, i);
