@@ -11,6 +11,8 @@
  *                transfer cache of whole batches behind another
  *   cache.c      per thread, a free list per class, sized by use; no lock
  *   tiny.c       blocks of W bytes (8/16/32) shared by smaller requests
+ *   mesh.c       meshing (compact.mesh): sparse spans of a class share pages;
+ *                its SIGSEGV handler also holds writers across a shared heap's fork
  *   scavenge.c   the background thread a release policy may ask for
  *   profile.c    the sampling heap profiler (one sample per profile.rate bytes)
  *   meta.c       memory for all of the above, straight from the OS

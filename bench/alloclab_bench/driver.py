@@ -16,7 +16,7 @@ from .options import UsageError, add_commands, die_usage, parser, split_list
 from .page import profile_sections, write_page
 from .util import median, write_csv
 from .variants import (ALLOCATORS, COMMAND, DEFAULT_SWEEPS, ORDER, WORKLOADS, Sweep, check_config,
-                       make_variants, record_trace, size_classes)
+                       make_variants, record_trace, shown, size_classes)
 
 
 def main():
@@ -343,7 +343,7 @@ def sweep_table(pts):
     trow = []
     for v, m in pts:
         heap = heap_in_use(m)
-        trow.append([v.sweep[1], m["allocations"],
+        trow.append([shown(v.sweep[1]), m["allocations"],
                      100 * m["allocations"] / ref["allocations"] if m["allocations"] and ref["allocations"] else None,
                      heap, 100 * heap / ref_heap if heap and ref_heap else None,
                      m["ops_per_s"], 100 * m["ops_per_s"] / ref["ops_per_s"],

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 
-from .variants import COMMAND, WORKLOADS
+from .variants import COMMAND, WORKLOADS, shown
 
 def tree_rss(pid):
     """Resident bytes of pid and its descendants (0 once gone)."""
@@ -182,7 +182,7 @@ def measure(w, v, binary, trace, a, base_env, rnd):
         st += ": " + se.strip().splitlines()[-1][:160]
     row = {"round": rnd, "workload": w, "allocator": v.label, "kind": v.kind,
            "config": os.path.basename(v.config) if v.config else ("default" if v.kind == "alloclab" else ""),
-           "sweep_key": v.sweep[0] if v.sweep else "", "sweep_value": v.sweep[1] if v.sweep else "",
+           "sweep_key": v.sweep[0] if v.sweep else "", "sweep_value": shown(v.sweep[1]) if v.sweep else "",
            "status": st, "wall_s": wall, "user_s": user, "sys_s": sys_, "cpu_s": user + sys_,
            "peak_rss": maxrss, "samples": len(samples), "settings": settings}
     if ok:

@@ -15,7 +15,7 @@ import alloclab_stats  # bench/alloclab_stats.py: intervals and spread
 from . import ROOT
 from .plots import config_costs, histogram
 from .util import write_csv
-from .variants import COMMAND, SITE_WRAPPERS, WORKLOADS, pkg_version
+from .variants import COMMAND, SITE_WRAPPERS, WORKLOADS, pkg_version, shown
 
 
 def write_page(p, rounds, s, started, elapsed, extra=()):
@@ -99,7 +99,7 @@ def what_ran_lines(p, rounds, s):
                         " (embedded default)" if v.kind == "alloclab" else "")
         for v in p.variants) + ".")
     if p.sweep_variants:
-        L.append("Sweeps: " + "; ".join(f"`{sw.key}` = {', '.join(map(str, sw.vals))}" +
+        L.append("Sweeps: " + "; ".join(f"`{sw.key}` = {', '.join(str(shown(v)) for v in sw.vals)}" +
                                         (f" with `{sw.suffix[1:]}`" if sw.fixed else "") for sw in p.sweeps) +
                  " (configs in `configs/`), on " + ", ".join(
                      sorted({w for (k, w) in s.sweep_tables})) + ".")

@@ -154,6 +154,11 @@ def guess_value(text):
     return text
 
 
+def shown(v):
+    """A sweep value as a config writes it (true, not True)."""
+    return ("true" if v else "false") if isinstance(v, bool) else v
+
+
 class Sweep:
     """KEY=V1,V2,... and optional fixed settings: KEY=V1,V2;KEY2=V."""
 
@@ -183,7 +188,7 @@ class Sweep:
         self.name = key + self.suffix
 
     def label(self, v):
-        return f"{self.key}={v}{self.suffix}"
+        return f"{self.key}={shown(v)}{self.suffix}"
 
 
 def config_text(settings, comment):
