@@ -59,6 +59,27 @@ void alc__central_init(void) {
 
 ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];
 
+static size_t fbits_bytes(const alc_span_t *s) { return (size_t)(s->nelems + 63) / 64 * sizeof(uint64_t); }
+
+/* The slot of o in s: o in s's bytes or, once s owns meshed spans, in
+ * one of its aliases' (mesh.c), which show the same slots. */
+static uint32_t slot_index(const alc_span_t *s, const alc_freeobj_t *o) {
+    uintptr_t bytes = s->npages << alc__page_shift, off = (uintptr_t)o - s->start;
+    for (const alc_span_t *v = s->mesh_next; off >= bytes && v; v = v->mesh_next)
+        off = (uintptr_t)o - v->start;
+    return (uint32_t)((off * s->magic) >> 32);
+}
+
+/* Meshing's map of free slots: the k objects from o marked free (on) or
+ * taken in s's map. */
+static void mark_run(alc_span_t *s, const alc_freeobj_t *o, uint32_t k, bool on) {
+    for (; k--; o = alc__link(o)) {
+        uint32_t i = slot_index(s, o);
+        uint64_t bit = (uint64_t)1 << (i % 64);
+        s->fbits[i / 64] = on ? s->fbits[i / 64] | bit : s->fbits[i / 64] & ~bit;
+    }
+}
+
 static alc_span_t *new_span(unsigned cls) {
     bool tiny = cls == alc__tiny_list;
     uint32_t size = alc__class_size[cls];
@@ -78,6 +99,10 @@ static alc_span_t *new_span(unsigned cls) {
         return NULL;
     }
     s->req = NULL;
+    s->fbits = NULL;
+    if (!tiny && alc__config.compact.mesh && s->nelems <= ALC_MESH_MAX_OBJECTS &&
+        (s->fbits = alc__meta_alloc(fbits_bytes(s))))
+        memset(s->fbits, 0, fbits_bytes(s));   /* (a span without one is not meshed) */
     if (!tiny && alc__config.track_requested &&
         !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
         alc__heap_free(s);
@@ -148,6 +173,8 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
             next = alc__link(next);
         }
         s->freelist = next;
+        if (ALC_UNLIKELY(s->fbits))
+            mark_run(s, first, got, false);
         alc__set_link(last, *list);
         if (!*list)
             *tail = last;
@@ -240,6 +267,8 @@ static void free_spans(alc_span_t *empty) {
             alc__tiny_span_fini(s);
         alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
         s->req = NULL;
+        alc__meta_free(s->fbits, fbits_bytes(s));
+        s->fbits = NULL;
         alc__heap_free(s);
     }
 }
@@ -279,6 +308,8 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
         i += k;
         if (ALC_UNLIKELY(s->mesh))
             s = s->mesh;   /* an alias's objects are its owner's (mesh.c) */
+        if (ALC_UNLIKELY(s->fbits))
+            mark_run(s, first, k, true);
         alc__set_link(last, s->freelist);
         s->freelist = first;
         s->nalloc -= k;

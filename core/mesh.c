@@ -6,7 +6,9 @@
  * the second's own pages back. No object moves: each is read and written
  * at the address it always had.
  *
- * Occupied means "not free in central": an object the program holds, and
+ * Occupied means "not free in central" (central keeps a map of each
+ * span's free slots while meshing is on, so a pass reads bits rather than
+ * walking free lists, one cache miss an object): an object the program holds, and
  * also one waiting in a thread's cache or the transfer cache, whose link
  * is copied like any other bytes. So no cache has to be emptied, and a
  * pass runs while other threads allocate and free.
@@ -185,31 +187,17 @@ void alc__mesh_fork_end(void) {
 
 /* ---- occupancy -------------------------------------------------------- */
 
-/* The slot of p in owner s: p in s's bytes or in one of its aliases'. */
-static uint32_t slot_of(const alc_span_t *s, const void *p) {
-    size_t bytes = s->npages << alc__page_shift;
-    for (const alc_span_t *v = s; v; v = v->mesh_next)
-        if ((uintptr_t)p - v->start < bytes)
-            return (uint32_t)(((uintptr_t)p - v->start) / s->elemsize);
-    return UINT32_MAX;
-}
-
-/* bits (words of 64) gets s's occupied slots: neither on its free list
- * nor past its carve mark. False when the count disagrees with nalloc. */
+/* bits (words of 64) gets s's occupied slots: below its carve mark and
+ * not free in its map (central keeps it). False when the count disagrees
+ * with nalloc. */
 static bool occupied(const alc_span_t *s, uint64_t *bits, uint32_t words) {
-    uint32_t n = s->nelems;
-    for (uint32_t w = 0; w < words; w++)
-        bits[w] = w < n / 64 ? ~(uint64_t)0 : w == n / 64 && n % 64 ? ((uint64_t)1 << (n % 64)) - 1 : 0;
-    uint32_t free = 0;
-    for (uint32_t i = (uint32_t)((s->carve - s->start) / s->elemsize); i < n; i++, free++)
-        bits[i / 64] &= ~((uint64_t)1 << (i % 64));
-    for (const alc_freeobj_t *o = s->freelist; o; o = alc__link(o), free++) {
-        uint32_t i = slot_of(s, o);
-        if (i >= n || !(bits[i / 64] & ((uint64_t)1 << (i % 64))))
-            return false;
-        bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+    uint32_t carved = (uint32_t)((s->carve - s->start) / s->elemsize), taken = 0, own = (s->nelems + 63) / 64;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t below = w < carved / 64 ? ~(uint64_t)0 : w == carved / 64 && carved % 64 ? ((uint64_t)1 << (carved % 64)) - 1 : 0;
+        bits[w] = w < own ? below & ~s->fbits[w] : 0;
+        taken += (uint32_t)__builtin_popcountll(bits[w]);
     }
-    return n - free == s->nalloc;
+    return taken == s->nalloc;
 }
 
 static uint32_t count_aliases(const alc_span_t *s) {
@@ -224,7 +212,7 @@ bool alc__mesh_candidate(const alc_span_t *s) {
      * near (1 - p*p)^n: past nalloc^2 = 8n (p = 0.25 at 128 slots, below
      * 1 in 3000) a span is not worth the walk of its free list. */
     uint64_t k = s->nalloc;
-    return s->kind == ALC_SPAN_SMALL && !s->mesh && k > 0 && k * 2 <= s->nelems && k * k <= 8u * s->nelems &&
+    return s->kind == ALC_SPAN_SMALL && s->fbits && !s->mesh && k > 0 && k * 2 <= s->nelems && k * k <= 8u * s->nelems &&
            s->nelems <= ALC_MESH_MAX_OBJECTS && !s->req &&
            !atomic_load_explicit(&s->nsampled, RELAXED) && count_aliases(s) < MESH_MAX_ALIASES;
 }
@@ -232,7 +220,8 @@ bool alc__mesh_candidate(const alc_span_t *s) {
 /* ---- one pair --------------------------------------------------------- */
 
 /* The owner's free list made anew: every slot free in both views
- * (bits: the union of occupied slots), in address order, none past. */
+ * (bits: the union of occupied slots), in address order, none past; its
+ * map of free slots likewise. */
 static void relink(alc_span_t *s, const uint64_t *bits) {
     alc_freeobj_t *head = NULL;
     for (uint32_t i = s->nelems; i-- > 0;)
@@ -241,6 +230,11 @@ static void relink(alc_span_t *s, const uint64_t *bits) {
             alc__set_link(o, head);
             head = o;
         }
+    uint32_t words = (s->nelems + 63) / 64;
+    for (uint32_t w = 0; w < words; w++)
+        s->fbits[w] = ~bits[w];
+    if (s->nelems % 64)
+        s->fbits[words - 1] &= ((uint64_t)1 << (s->nelems % 64)) - 1;
     s->freelist = head;
     s->carve = s->start + (uintptr_t)s->nelems * s->elemsize;
 }
@@ -278,6 +272,8 @@ static void join(alc_span_t *owner, alc_span_t *src, uint64_t *owner_bits, const
                  uint32_t words) {
     for (uint32_t w = 0; w < words; w++)
         owner_bits[w] |= src_bits[w];
+    alc__meta_free(src->fbits, (size_t)(src->nelems + 63) / 64 * sizeof(uint64_t));
+    src->fbits = NULL;   /* its slots are the owner's now */
     src->mesh = owner;
     src->mesh_next = owner->mesh_next;
     owner->mesh_next = src;

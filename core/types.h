@@ -127,6 +127,9 @@ typedef struct alc_span {
      * (mesh: the owner; its own list, free list and count are unused); an
      * owner lists its aliases through mesh_next (mesh: NULL). */
     struct alc_span *mesh, *mesh_next;
+    /* Small, when meshing: bit i set while slot i is on the free list (kept
+     * by central as objects come and go, read by mesh.c without walking). */
+    uint64_t *fbits;
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
