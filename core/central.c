@@ -100,9 +100,8 @@ static alc_span_t *new_span(unsigned cls) {
     }
     s->req = NULL;
     s->fbits = NULL;
-    if (!tiny && alc__config.compact.mesh && s->nelems <= ALC_MESH_MAX_OBJECTS &&
-        (s->fbits = alc__meta_alloc(fbits_bytes(s))))
-        memset(s->fbits, 0, fbits_bytes(s));   /* (a span without one is not meshed) */
+    if (!tiny && alc__config.compact.mesh && s->nelems <= ALC_MESH_MAX_OBJECTS)
+        s->fbits = alc__meta_alloc(fbits_bytes(s));   /* zeroed; a span without one is not meshed */
     if (!tiny && alc__config.track_requested &&
         !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
         alc__heap_free(s);

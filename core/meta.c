@@ -51,6 +51,7 @@ void *alc__meta_alloc(size_t size) {
     size_t bytes = (size_t)1 << s;
     pthread_mutex_lock(&meta_lock);
     void *p = meta_free[s];
+    bool used = p != NULL;   /* fresh chunk bytes read as zero already */
     if (p) {
         meta_free[s] = *(void **)p;
     } else {
@@ -67,7 +68,8 @@ void *alc__meta_alloc(size_t size) {
         meta_cur += bytes;
     }
     pthread_mutex_unlock(&meta_lock);
-    memset(p, 0, bytes);
+    if (used)
+        memset(p, 0, bytes);
     return p;
 }
 
