@@ -40,6 +40,6 @@ if [ "${1:-}" != "--quick" ]; then
   # ASan and TSan replace glibc's malloc for their own purposes; the tests
   # call the prefixed alc_ API, whose memory comes from mmap, so they apply.
   ASAN_OPTIONS=detect_leaks=0 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DALC_SANITIZE=address,undefined -- -E 'test_dropin|test_trace|test_bench|test_profile'
-  TSAN_OPTIONS=halt_on_error=1 run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R 'stress_threads|workload_prodcons|workload_larson|workload_mtchurn|workload_manythreads'
+  TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALC_SANITIZE=thread -- -R 'stress_threads|workload_prodcons|workload_larson|workload_mtchurn|workload_manythreads'
 fi
 echo "== all test runs passed"
