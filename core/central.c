@@ -59,8 +59,6 @@ void alc__central_init(void) {
 
 ALC_INTERNAL uint32_t alc__batch[ALC_NLISTS];
 
-static size_t fbits_bytes(const alc_span_t *s) { return (size_t)(s->nelems + 63) / 64 * sizeof(uint64_t); }
-
 /* The slot of o in s: o in s's bytes or, once s owns meshed spans, in
  * one of its aliases' (mesh.c), which show the same slots. */
 static uint32_t slot_index(const alc_span_t *s, const alc_freeobj_t *o) {
@@ -101,7 +99,7 @@ static alc_span_t *new_span(unsigned cls) {
     s->req = NULL;
     s->fbits = NULL;
     if (!tiny && alc__config.compact.mesh && s->nelems <= ALC_MESH_MAX_OBJECTS)
-        s->fbits = alc__meta_alloc(fbits_bytes(s));   /* zeroed; a span without one is not meshed */
+        s->fbits = alc__meta_alloc(alc__fbits_bytes(s));   /* zeroed; a span without one is not meshed */
     if (!tiny && alc__config.track_requested &&
         !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
         alc__heap_free(s);
@@ -266,7 +264,7 @@ static void free_spans(alc_span_t *empty) {
             alc__tiny_span_fini(s);
         alc__meta_free(s->req, (size_t)s->nelems * sizeof *s->req);
         s->req = NULL;
-        alc__meta_free(s->fbits, fbits_bytes(s));
+        alc__meta_free(s->fbits, alc__fbits_bytes(s));
         s->fbits = NULL;
         alc__heap_free(s);
     }

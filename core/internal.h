@@ -251,6 +251,8 @@ ALC_INTERNAL void alc__central_occupancy(uint64_t *span_bytes, uint64_t *object_
 
 /* ---- mesh.c: meshing of sparse spans, below central ---- */
 #define ALC_MESH_MAX_OBJECTS 4096u   /* spans of more objects are not meshed */
+/* Bytes of a span's map of free slots (span->fbits). */
+ALC_INLINE size_t alc__fbits_bytes(const alc_span_t *s) { return (size_t)(s->nelems + 63) / 64 * sizeof(uint64_t); }
 typedef struct alc_mesh_stats {
     uint64_t meshes, aliases, pages_returned, bytes_copied, ns;
 } alc_mesh_stats_t;

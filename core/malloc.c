@@ -156,14 +156,16 @@ static void unlock_all(void) {
     alc__profile_unlock();
 }
 
-/* The child also has no background thread of the release policy's: the
- * next slow path starts one there if the policy wants it. */
+/* After fork the shared heap's copy is settled (the parent's pages opened
+ * again, the child's mapped from its copy) before the locks go. */
 static void atfork_parent(void) {
     alc__heap_fork_parent();
     alc__mesh_fork_end();
     unlock_all();
 }
 
+/* The child also has no background thread of the release policy's: the
+ * next slow path starts one there if the policy wants it. */
 static void atfork_child(void) {
     alc__heap_fork_child();
     alc__mesh_fork_end();

@@ -210,7 +210,7 @@ static uint32_t count_aliases(const alc_span_t *s) {
 bool alc__mesh_candidate(const alc_span_t *s) {
     /* Two spans of occupancy p among n slots miss each other with odds
      * near (1 - p*p)^n: past nalloc^2 = 8n (p = 0.25 at 128 slots, below
-     * 1 in 3000) a span is not worth the walk of its free list. */
+     * 1 in 3000) a span is not worth probing. */
     uint64_t k = s->nalloc;
     return s->kind == ALC_SPAN_SMALL && s->fbits && !s->mesh && k > 0 && k * 2 <= s->nelems && k * k <= 8u * s->nelems &&
            s->nelems <= ALC_MESH_MAX_OBJECTS && !s->req &&
@@ -272,7 +272,7 @@ static void join(alc_span_t *owner, alc_span_t *src, uint64_t *owner_bits, const
                  uint32_t words) {
     for (uint32_t w = 0; w < words; w++)
         owner_bits[w] |= src_bits[w];
-    alc__meta_free(src->fbits, (size_t)(src->nelems + 63) / 64 * sizeof(uint64_t));
+    alc__meta_free(src->fbits, alc__fbits_bytes(src));
     src->fbits = NULL;   /* its slots are the owner's now */
     src->mesh = owner;
     src->mesh_next = owner->mesh_next;

@@ -87,7 +87,6 @@ typedef struct memfd_state {
     bool fork_protected;               /* the mappings are read-only for a fork */
 } memfd_state_t;
 
-
 /* ---- the table -------------------------------------------------------- */
 
 /* Index of the first mapping whose end is above p (n if none). */
