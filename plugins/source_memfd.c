@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Each alias may split an entry in three; the kernel keeps its own limit
@@ -268,6 +269,19 @@ static memfd_mapping_t *entry_of(memfd_state_t *st, uintptr_t p, size_t size) {
     return &st->maps[i];
 }
 
+/* [dst, dst+size) shows the file's range at off, in place of what it
+ * showed: 0, or -1 with errno set. Under ThreadSanitizer the system call
+ * is made directly: its mmap interceptor would forget the range's history,
+ * and the objects there keep their addresses and contents across the remap,
+ * so later accesses would be reported as races with the remap itself. */
+static int remap_fixed(void *dst, size_t size, int fd, off_t off) {
+#if defined(__SANITIZE_THREAD__)
+    return syscall(SYS_mmap, dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off) == -1 ? -1 : 0;
+#else
+    return mmap(dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, off) == MAP_FAILED ? -1 : 0;
+#endif
+}
+
 static int memfd_alias(void *state, void *dst, const void *src, size_t size) {
     memfd_state_t *st = state;
     uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
@@ -284,7 +298,7 @@ static int memfd_alias(void *state, void *dst, const void *src, size_t size) {
         goto out;
     }
     memfd_mapping_t *m = &st->maps[i];
-    if (mmap(dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, st->fd, src_off) == MAP_FAILED) {
+    if (remap_fixed(dst, size, st->fd, src_off) != 0) {
         rc = -errno;
         goto out;
     }
@@ -316,7 +330,7 @@ static int memfd_unalias(void *state, void *dst, size_t size) {
     memfd_mapping_t *m = entry_of(st, (uintptr_t)dst, size);
     if (!m || m->addr != (uintptr_t)dst || m->len != size || m->off == m->own)
         goto out;   /* not an alias made by memfd_alias */
-    if (mmap(dst, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, st->fd, m->own) == MAP_FAILED) {
+    if (remap_fixed(dst, size, st->fd, m->own) != 0) {
         rc = -errno;
         goto out;
     }
