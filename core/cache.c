@@ -62,18 +62,6 @@ static void class_max_init(void) {
     }
 }
 
-/* List cls now holds n objects: room up to its limit (none when every
- * free takes the slow path), none past it, and none when it holds nothing:
- * the next free is then checked in full (malloc.c's free_full), since the
- * objects that left may have been given back by a flush. */
-static void list_hold(alc_cache_t *c, unsigned cls, uint32_t n) {
-    alc_cachelist_t *l = &c->lists[cls];
-    uint32_t fast = c->slow_frees || n == 0 ? 0 : c->limit[cls];
-    uint32_t cap = n > fast ? n : fast;
-    __atomic_store_n(&l->cap, cap, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->room, cap - n, __ATOMIC_RELAXED);
-}
-
 static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     uint64_t size = alc__class_size[cls];
     int64_t delta = ((int64_t)limit - (int64_t)c->limit[cls]) * (int64_t)size;
@@ -83,7 +71,7 @@ static void set_limit(alc_cache_t *c, unsigned cls, uint32_t limit) {
     /* Tracking sends every free through the slow path, which records it. */
     c->slow_frees = c->slow_frees || alc__config.track_requested || alc__config.sbrk ||
                     atomic_load_explicit(&alc__trace_hook, RELAXED);
-    list_hold(c, cls, alc__list_count(&c->lists[cls]));
+    alc__list_hold(c, cls, alc__list_count(&c->lists[cls]));
 }
 
 /* The cache's copy of the small class table, as list offsets. */
@@ -181,7 +169,7 @@ static alc_cache_t *cache_new(void) {
  * own thread or by a reclaim (which puts it back before unlocking): a
  * thread that found the empty cache while its own was being emptied gets
  * its own back here. */
-alc_cache_t *alc__cache_real(void) {
+alc_cache_t *alc__cache_make_real(void) {
     alc_cache_t *c = alc__tls_cache;
     if (c->is_real)
         return c;
@@ -226,7 +214,7 @@ void *alc__cache_refill(alc_cache_t *c, unsigned cls) {
     if (n > 1) {
         alc__set_link(ch.tail, alc__list_head(l));
         alc__list_set_head(l, alc__link(ch.head));
-        list_hold(c, cls, alc__list_count(l) + n - 1);
+        alc__list_hold(c, cls, alc__list_count(l) + n - 1);
     }
     return ch.head;
 }
@@ -243,7 +231,7 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
         /* To the spans: central walks the front of the list once. */
         uint32_t k = n < held ? n : held;
         alc__list_set_head(l, alc__central_give_spans(cls, alc__list_head(l), k));
-        list_hold(c, cls, held - k);
+        alc__list_hold(c, cls, held - k);
         return;
     }
     alc_freeobj_t *head = alc__list_head(l), *last = head;
@@ -255,7 +243,7 @@ static void give_back(alc_cache_t *c, unsigned cls, uint32_t n, bool pass) {
     }
     alc__list_set_head(l, alc__link(last));
     alc__set_link(last, NULL);
-    list_hold(c, cls, held - k);
+    alc__list_hold(c, cls, held - k);
     alc__central_give(cls, (alc_chain_t){head, last}, k, pass);
 }
 
@@ -263,26 +251,7 @@ void alc__cache_all_slow(alc_cache_t *c) {
     copy_class8(c);
     c->slow_frees = true;
     for (unsigned i = 0; i <= alc__nclasses; i++)
-        list_hold(c, i, alc__list_count(&c->lists[i]));
-}
-
-void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
-    alc_cachelist_t *l = &c->lists[cls];
-    if (alc__list_count(l) >= c->limit[cls])
-        alc__cache_overflow(c, cls);
-    alc__set_link(p, alc__list_head(l));
-    alc__list_set_head(l, p);
-    list_hold(c, cls, alc__list_count(l) + 1);
-}
-
-void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
-    alc_cachelist_t *l = &c->lists[cls];
-    alc_freeobj_t *p = alc__list_head(l);
-    if (p) {
-        alc__list_set_head(l, alc__link(p));
-        list_hold(c, cls, alc__list_count(l) - 1);
-    }
-    return p;
+        alc__list_hold(c, i, alc__list_count(&c->lists[i]));
 }
 
 /* Past the limit: a batch from the top (objects just freed, still in the
@@ -409,7 +378,7 @@ void alc__cache_counters(alc_stats_t *st, uint64_t *cached) {
  * pointer name the empty cache, checks that the owner is parked (parked.c)
  * and in no slow path, flushes the lists, resets their limits (slow start)
  * and puts the pointer back. An owner that wakes meanwhile finds the empty
- * cache, and its slow path waits for the lock in alc__cache_real, which
+ * cache, and its slow path waits for the lock in alc__cache_make_real, which
  * then hands it its own, emptied, cache. */
 
 static bool holds_objects(const alc_cache_t *c) {

@@ -40,6 +40,7 @@
 
 ALC_INTERNAL bool alc__hardened;
 ALC_INTERNAL size_t alc__canary_bytes, alc__front_bytes;
+ALC_INTERNAL bool alc__quarantine_ready;
 
 #define FREE_BYTE 0
 #define MALLOC_BYTE 0xa5
@@ -53,7 +54,7 @@ static struct {
     uint32_t cap, head, n;
     size_t bytes, limit;
 } Q = {.lock = ALC_LOCK_INIT};
-#define QUARANTINE_SLOTS 65536u
+#define QUARANTINE_SLOTS 65536u   /* a power of two: ring positions are masked */
 
 static void check_quarantine_at_exit(void);
 
@@ -98,12 +99,13 @@ void alc__harden_init(const alc_config_t *cfg) {
     Q.limit = h->quarantine;
     if (Q.limit && !Q.ring && (Q.ring = alc__meta_alloc(QUARANTINE_SLOTS * sizeof *Q.ring)) != NULL) {
         Q.cap = QUARANTINE_SLOTS;
+        alc__quarantine_ready = true;
         atexit(check_quarantine_at_exit);
     }
 }
 
 /* The canary at address at: the secret, mixed with the address. */
-static uint64_t canary_for(const unsigned char *at) {
+ALC_INLINE uint64_t canary_for(const unsigned char *at) {
     uint64_t x = ((uint64_t)(uintptr_t)at ^ alc__secret) * 0x9e3779b97f4a7c15ull;
     return x ^ (x >> 29);
 }
@@ -116,13 +118,21 @@ static uint64_t load64(const void *p) {
     return v;
 }
 
-/* Bytes [from, to) of p all FREE_BYTE? 32 bytes a step, then words, then
- * bytes (blocks are whole words but for large blocks' tails). */
-static bool filled(const unsigned char *p, size_t from, size_t to) {
-    uint64_t diff = 0;
+/* Bytes [from, to) of p all FREE_BYTE? 64 bytes a step (four 16-byte
+ * vector loads, ORed), then 32, then words, then bytes (blocks are whole words but
+ * for large blocks' tails). */
+typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1), may_alias));
+ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
+    v2u64 acc = {0, 0};
     size_t i = from;
-    for (; i + 32 <= to; i += 32)
-        diff |= load64(p + i) | load64(p + i + 8) | load64(p + i + 16) | load64(p + i + 24);
+    for (; i + 64 <= to; i += 64)
+        acc |= (*(const v2u64 *)(p + i) | *(const v2u64 *)(p + i + 16)) |
+               (*(const v2u64 *)(p + i + 32) | *(const v2u64 *)(p + i + 48));
+    if (i + 32 <= to) {
+        acc |= *(const v2u64 *)(p + i) | *(const v2u64 *)(p + i + 16);
+        i += 32;
+    }
+    uint64_t diff = acc[0] | acc[1];
     for (; i + 8 <= to; i += 8)
         diff |= load64(p + i);
     for (; i < to; i++)
@@ -133,9 +143,8 @@ static bool filled(const unsigned char *p, size_t from, size_t to) {
 /* The canary's bytes [req, end) of block b: its value, word after word
  * (four unaligned stores when it is whole, as in every block but large
  * ones that end against a guard page). */
-static void canary_write(unsigned char *b, size_t req, size_t end) {
+ALC_INLINE void canary_write(unsigned char *b, size_t req, size_t end, uint64_t v) {
     _Static_assert(ALC_CANARY_BYTES == 32 && ALC_FRONT_BYTES == 32, "four words");
-    uint64_t v = canary_for(b);
     if (end - req == ALC_CANARY_BYTES) {
         memcpy(b + req, &v, 8), memcpy(b + req + 8, &v, 8), memcpy(b + req + 16, &v, 8), memcpy(b + req + 24, &v, 8);
         return;
@@ -144,8 +153,8 @@ static void canary_write(unsigned char *b, size_t req, size_t end) {
         memcpy(b + i, &v, end - i < sizeof v ? end - i : sizeof v);
 }
 
-static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
-    uint64_t v = canary_for(b), diff = 0;
+ALC_INLINE bool canary_intact(const unsigned char *b, size_t req, size_t end, uint64_t v) {
+    uint64_t diff = 0;
     if (end - req == ALC_CANARY_BYTES)
         return ((load64(b + req) ^ v) | (load64(b + req + 8) ^ v) | (load64(b + req + 16) ^ v) |
                 (load64(b + req + 24) ^ v)) == 0;
@@ -160,7 +169,7 @@ static bool canary_intact(const unsigned char *b, size_t req, size_t end) {
 }
 
 /* Canaries cover ALC_CANARY_BYTES after the request (every block has room for them). */
-static size_t canary_end(size_t req, size_t usable) {
+ALC_INLINE size_t canary_end(size_t req, size_t usable) {
     return usable - req > ALC_CANARY_BYTES ? req + ALC_CANARY_BYTES : usable;
 }
 
@@ -182,8 +191,9 @@ const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, si
     if (h->fill_malloc == ALC_FILL_PATTERN || (h->fill_malloc == ALC_FILL_ZERO && !zeroed))
         memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
     if (h->canary) {
-        canary_write(b, 0, front);
-        canary_write(b, front + req, alc__harden_used(front, req, usable));
+        uint64_t v = canary_for(b);
+        canary_write(b, 0, front, v);
+        canary_write(b, front + req, alc__harden_used(front, req, usable), v);
     }
     return NULL;
 }
@@ -191,9 +201,10 @@ const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, si
 const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t front) {
     if (!alc__config.hardening.canary)
         return NULL;
-    if (!canary_intact(p, 0, front))
+    uint64_t v = canary_for(p);
+    if (!canary_intact(p, 0, front, v))
         return "heap underflow: the bytes before the block were overwritten";
-    if (!canary_intact(p, front + req, alc__harden_used(front, req, usable)))
+    if (!canary_intact(p, front + req, alc__harden_used(front, req, usable), v))
         return "heap overflow: the bytes after the block were overwritten";
     return NULL;
 }
@@ -216,37 +227,36 @@ void alc__harden_fatal(const char *what, const void *p, size_t bytes) {
     abort();
 }
 
-bool alc__quarantine_on(void) { return Q.ring != NULL; }
 
 /* A block that left the quarantine (or waits at exit: always): still as
  * zeroed as it went in? Small blocks under fill_free are checked when
  * handed out again instead. */
-static void check_left(const qent_t *e, bool always) {
+ALC_INLINE void check_left(const qent_t *e, bool always) {
     if (!e->sealed && (always || !e->checked_on_reuse) && !filled(e->p, 0, e->bytes))
         alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
 }
 
 /* The oldest block out of the ring, checked (lock held; Q.n > 0). */
-static void *oldest_out(void) {
+ALC_INLINE qent_t oldest_out(void) {
     qent_t e = Q.ring[Q.head];
-    Q.head = (Q.head + 1) % Q.cap;
+    Q.head = (Q.head + 1) & (Q.cap - 1);
     Q.n--;
     Q.bytes -= e.bytes;
     check_left(&e, false);
-    return e.p;
+    return e;
 }
 
 /* c's batch into the ring (lock held). A full ring makes room, its oldest
  * into out (NULL, at a thread's exit: the block is then never reused). */
-static unsigned batch_in(alc_cache_t *c, void **out) {
+static unsigned batch_in(alc_cache_t *c, qent_t *out) {
     unsigned n = 0;
     for (uint32_t i = 0; i < c->qbatch_n; i++) {
         if (Q.n == Q.cap) {
-            void *p = oldest_out();
+            qent_t e = oldest_out();
             if (out)
-                out[n++] = p;
+                out[n++] = e;
         }
-        Q.ring[(Q.head + Q.n) % Q.cap] = c->qbatch[i];
+        Q.ring[(Q.head + Q.n) & (Q.cap - 1)] = c->qbatch[i];
         Q.n++;
         Q.bytes += c->qbatch[i].bytes;
     }
@@ -254,8 +264,14 @@ static unsigned batch_in(alc_cache_t *c, void **out) {
     return n;
 }
 
-unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, void **out) {
-    c->qbatch[c->qbatch_n++] = e;
+unsigned alc__quarantine_put(alc_cache_t *c, void *p, size_t bytes, uint32_t cls, bool checked_on_reuse,
+                             bool sealed, alc_qent_t *out) {
+    alc_qent_t *e = &c->qbatch[c->qbatch_n++];
+    e->p = p;
+    e->bytes = bytes;
+    e->cls = cls;
+    e->checked_on_reuse = checked_on_reuse;
+    e->sealed = sealed;
     if (c->qbatch_n < ALC_QBATCH)
         return 0;
     alc_lock(&Q.lock);
@@ -266,13 +282,15 @@ unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, void **out) {
     return n;
 }
 
-void *alc__quarantine_take(alc_cache_t *c) {
+alc_qent_t alc__quarantine_take(alc_cache_t *c) {
+    qent_t out = {0};
     if (!Q.ring)
-        return NULL;
+        return out;
     alc_lock(&Q.lock);
     if (c->qbatch_n)
         batch_in(c, NULL);
-    void *out = Q.n ? oldest_out() : NULL;
+    if (Q.n)
+        out = oldest_out();
     alc_unlock(&Q.lock);
     return out;
 }
@@ -291,7 +309,7 @@ static void check_quarantine_at_exit(void) {
     for (uint32_t i = 0; i < alc__tls_cache->qbatch_n; i++)
         check_left(&alc__tls_cache->qbatch[i], true);
     for (uint32_t i = 0; i < Q.n; i++)
-        check_left(&Q.ring[(Q.head + i) % Q.cap], true);
+        check_left(&Q.ring[(Q.head + i) & (Q.cap - 1)], true);
     alc_unlock(&Q.lock);
 }
 

@@ -282,16 +282,53 @@ typedef struct alc_tls {
 extern ALC_INTERNAL __thread alc_tls_t alc__tls __attribute__((tls_model("initial-exec")));
 #define alc__tls_cache (alc__tls.cache)
 extern ALC_INTERNAL alc_cache_t alc__empty_cache;
-/* The thread's own cache, made if needed (the allocator must have started). */
-ALC_INTERNAL alc_cache_t *alc__cache_real(void);
+/* The thread's own cache, made if needed (the allocator must have started):
+ * NULL when there is no memory for one. */
+ALC_INTERNAL alc_cache_t *alc__cache_make_real(void);
+ALC_INLINE alc_cache_t *alc__cache_real(void) {
+    alc_cache_t *c = alc__tls_cache;
+    return ALC_LIKELY(c->is_real) ? c : alc__cache_make_real();
+}
+ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
+
+/* List cls now holds n objects: room up to its limit (none when every
+ * free takes the slow path), none past it, and none when it holds nothing:
+ * the next free is then checked in full (malloc.c's free_full), since the
+ * objects that left may have been given back by a flush. */
+ALC_INLINE void alc__list_hold(alc_cache_t *c, unsigned cls, uint32_t n) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t fast = c->slow_frees || n == 0 ? 0 : c->limit[cls];
+    uint32_t cap = n > fast ? n : fast;
+    __atomic_store_n(&l->cap, cap, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->room, cap - n, __ATOMIC_RELAXED);
+}
+
 /* Pushes free object p on list cls, flushing a batch first if it is full. */
-ALC_INTERNAL void alc__cache_push(alc_cache_t *c, unsigned cls, void *p);
+ALC_INLINE void alc__cache_push(alc_cache_t *c, unsigned cls, void *p) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t n = alc__list_count(l);
+    if (ALC_UNLIKELY(n >= c->limit[cls])) {
+        alc__cache_overflow(c, cls);
+        n = alc__list_count(l);
+    }
+    alc__set_link(p, alc__list_head(l));
+    alc__list_set_head(l, p);
+    alc__list_hold(c, cls, n + 1);
+}
+
 /* Pops list cls (NULL when empty) on a slow path; the link is not cleared. */
-ALC_INTERNAL void *alc__cache_pop(alc_cache_t *c, unsigned cls);
+ALC_INLINE void *alc__cache_pop(alc_cache_t *c, unsigned cls) {
+    alc_cachelist_t *l = &c->lists[cls];
+    alc_freeobj_t *p = alc__list_head(l);
+    if (p) {
+        alc__list_set_head(l, alc__link(p));
+        alc__list_hold(c, cls, alc__list_count(l) - 1);
+    }
+    return p;
+}
 /* alc_thread_flush's part: the calling thread's lists, and what waits in central. */
 ALC_INTERNAL void alc__cache_thread_flush(void);
 ALC_INTERNAL void *alc__cache_refill(alc_cache_t *c, unsigned cls);   /* one object or NULL */
-ALC_INTERNAL void alc__cache_overflow(alc_cache_t *c, unsigned cls);  /* list at its max */
 ALC_INTERNAL void alc__cache_flush_all(alc_cache_t *c, bool pass);
 /* Sends every malloc and free of cache c to the slow paths (tracing). */
 ALC_INTERNAL void alc__cache_all_slow(alc_cache_t *c);
@@ -389,10 +426,14 @@ ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
  * frees); the blocks that left to make room (checked still zero), at most
  * ALC_QOUT, go into out to be freed for real: returns how many. */
 #define ALC_QOUT (2 * ALC_QBATCH)
-ALC_INTERNAL bool alc__quarantine_on(void);
-ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, void **out);
-/* The oldest block (c's batch first joins the FIFO), checked; NULL: empty. */
-ALC_INTERNAL void *alc__quarantine_take(alc_cache_t *c);
+extern ALC_INTERNAL bool alc__quarantine_ready;   /* its ring exists (harden.c) */
+ALC_INLINE bool alc__quarantine_on(void) { return alc__quarantine_ready; }
+/* (The entry's fields as arguments: built in place in c's batch, not on
+ * the stack, whose narrow stores a wide copy could not forward.) */
+ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, void *p, size_t bytes, uint32_t cls, bool checked_on_reuse,
+                                          bool sealed, alc_qent_t *out);
+/* The oldest block (c's batch first joins the FIFO), checked; p NULL: empty. */
+ALC_INTERNAL alc_qent_t alc__quarantine_take(alc_cache_t *c);
 /* A thread's exit: its batch joins the FIFO, nothing leaves (cache.c). */
 ALC_INTERNAL void alc__quarantine_thread_done(alc_cache_t *c);
 /* zero_size: a block for malloc(0) in the inaccessible region (NULL: none

@@ -398,14 +398,14 @@ static __thread uint8_t new_kind __attribute__((tls_model("initial-exec")));
 
 /* Tracking: the object at p (of small span s) now holds a request of n
  * bytes, from malloc, new or new[] (the top bits). */
-static void track_alloc(alc_cache_t *c, unsigned cls, void *p, size_t n) {
+ALC_INLINE void track_alloc(alc_cache_t *c, unsigned cls, void *p, size_t n) {
     alc_span_t *s = alc__pagemap_lookup(p);
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
     s->req[idx] = (uint32_t)n | ALC_REQ_LIVE | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
     BUMP(c->req_alloc[cls], n);
 }
 
-static void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
+ALC_INLINE void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
     BUMP(c->req_freed[s->cls], s->req[idx] & ALC_REQ_MASK);
 }
@@ -459,20 +459,30 @@ empty:
     return NULL;
 }
 
-/* An object of class cls from the thread's list or a refill, recorded when
- * requested sizes are tracked. The slow side of the fast path's pop. With
- * defences on, the block starts front bytes into the object (a canary
- * before it: 0 for memalign's blocks). */
-static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+/* An object of class cls off the thread's list (its top checked as
+ * pop_inline checks it) or from a refill, its link cleared; NULL with
+ * errno ENOMEM. */
+ALC_INLINE alc_freeobj_t *take_object(alc_cache_t *c, unsigned cls) {
     const alc_freeobj_t *top = alc__list_head(&c->lists[cls]);
     if (top && !tagged(top))
-        list_corrupt(top);   /* as pop_inline checks */
+        list_corrupt(top);
     alc_freeobj_t *p = alc__cache_pop(c, cls);
     if (!p && !(p = alc__cache_refill(c, cls))) {
         errno = ENOMEM;
         return NULL;
     }
     p->link = 0;
+    return p;
+}
+
+/* An object of class cls from the thread's list or a refill, recorded when
+ * requested sizes are tracked. The slow side of the fast path's pop. With
+ * defences on, the block starts front bytes into the object (a canary
+ * before it: 0 for memalign's blocks). */
+static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+    alc_freeobj_t *p = take_object(c, cls);
+    if (!p)
+        return NULL;
     if (alc__config.track_requested)
         track_alloc(c, cls, p, size);
     if (ALC_UNLIKELY(alc__hardened)) {
@@ -480,6 +490,31 @@ static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front
         if (bad)
             fatal_block(bad, p, alc__class_size[cls]);
     }
+    return (char *)p + front;
+}
+
+/* malloc's small side while defences are on (every call comes here from
+ * malloc_any): small_alloc's steps in one function, the request recorded
+ * in the span's table (marked handed out), then the defences' checks,
+ * fills and canaries. */
+static ALC_NOINLINE void *hard_small_alloc(size_t size) {
+    alc_cache_t *c = alc__cache_real();
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t front = alc__front_bytes;
+    unsigned cls = alc__size_to_class(size + alc__canary_bytes + front + (size == 0));
+    alc_freeobj_t *p = take_object(c, cls);
+    if (!p)
+        return NULL;
+    alc_span_t *s = alc__pagemap_lookup(p);
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    s->req[idx] = (uint32_t)size | ALC_REQ_LIVE | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
+    BUMP(c->req_alloc[cls], size);
+    const char *bad = alc__harden_alloc(p, size, s->elemsize, true, front);
+    if (bad)
+        fatal_block(bad, p, s->elemsize);
     return (char *)p + front;
 }
 
@@ -629,6 +664,8 @@ static void *malloc_any(size_t size) {
         if (z)
             return z;
     }
+    if (ALC_UNLIKELY(alc__hardened))
+        return hard_small_alloc(size);
     alc_cache_t *c = alc__tls_cache;
     if (!c->is_real) {
         if (!alc__cache_real()) {
@@ -662,6 +699,7 @@ static bool sample_count(size_t size) { return count_down(size) && alc__profile_
 /* ---- free ------------------------------------------------------------- */
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
+static void hard_free_small(alc_span_t *s, void *user);
 
 /* Is p the start of one of small span s's objects? */
 ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
@@ -763,6 +801,10 @@ static ALC_NOINLINE void free_other(void *p, size_t n) {
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
         free_tiny(s, p);
+        return;
+    }
+    if (ALC_UNLIKELY(alc__hardened) && s != NULL && s->kind == ALC_SPAN_SMALL) {
+        hard_free_small(s, p);
         return;
     }
     free_slow(p, s);
@@ -939,16 +981,17 @@ static const char double_free_quarantined[] = "free(): double free (the block wa
 #define HELD_LARGE (SIZE_MAX - 1)      /* ... while the heap holds it back (hardening.delay_large) */
 #define HOLD_MAX ((size_t)1 << 20)     /* the largest span held back: what the delay may cost */
 
-static void release_block(void *p);
+static void release_block(alc_qent_t e);
 static void large_release(alc_span_t *s, bool later);
 
-/* Block p (bytes zeroed) into the quarantine; those that left it, freed for real. */
-static void quarantine(void *p, size_t bytes, bool checked_on_reuse, bool sealed) {
-    void *out[ALC_QOUT];
+/* Block p (bytes zeroed; class cls, ALC_QLARGE for a large one) into the
+ * quarantine; those that left it, freed for real. */
+static void quarantine(void *p, size_t bytes, unsigned cls, bool checked_on_reuse, bool sealed) {
+    alc_qent_t out[ALC_QOUT];
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the block stays out of use */
-    unsigned n = alc__quarantine_put(c, (alc_qent_t){p, bytes, checked_on_reuse, sealed}, out);
+    unsigned n = alc__quarantine_put(c, p, bytes, cls, checked_on_reuse, sealed, out);
     for (unsigned i = 0; i < n; i++)
         release_block(out[i]);
 }
@@ -979,7 +1022,7 @@ static void quarantine_large(alc_span_t *s, size_t front) {
     if (!sealed)
         memset(b, 0, used);
     s->requested = QUARANTINED_LARGE;
-    quarantine(b, used, false, sealed);
+    quarantine(b, used, ALC_QLARGE, false, sealed);
 }
 
 /* A large block whose defences are satisfied: to the quarantine, whose
@@ -1010,7 +1053,7 @@ static void free_large(alc_span_t *s, void *p) {
 static void quarantine_small(alc_span_t *s, void *p) {
     uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
     s->req[idx] = ALC_QUARANTINED;
-    quarantine(p, s->elemsize, alc__config.hardening.fill_free, false);
+    quarantine(p, s->elemsize, s->cls, alc__config.hardening.fill_free, false);
 }
 
 /* A large span back to the heap, its guard page (if any) opened again;
@@ -1032,16 +1075,16 @@ static void large_release(alc_span_t *s, bool later) {
 
 /* A block out of quarantine, freed for real: to this thread's list, or the heap. */
 
-static void release_block(void *p) {
-    alc_span_t *s = alc__pagemap_lookup(p);
-    if (s->kind == ALC_SPAN_LARGE) {   /* out of quarantine: unsealed */
+static void release_block(alc_qent_t e) {
+    if (e.cls == ALC_QLARGE) {   /* out of quarantine: unsealed */
+        alc_span_t *s = alc__pagemap_lookup(e.p);
         mprotect((void *)s->start, (s->npages - s->tiny_shift) << alc__page_shift, PROT_READ | PROT_WRITE);
         large_release(s, false);
         return;
     }
     alc_cache_t *c = alc__cache_real();
     if (c)
-        alc__cache_push(c, s->cls, p);
+        alc__cache_push(c, e.cls, e.p);
 }
 
 /* With defences on, the tracked word says whether the block at p (object
@@ -1059,6 +1102,14 @@ static void harden_free_small(alc_span_t *s, void *p, size_t front) {
     s->req[idx] = w & ~ALC_REQ_LIVE;
 }
 
+/* The profiler forgets object p (block user) of small span s if it was a
+ * sample: a sampled object's frame has no class in the page map (profile.c). */
+ALC_INLINE void unsample(alc_span_t *s, const void *p, void *user) {
+    if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
+        !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
+        alc__profile_forget(s, user);
+}
+
 /* A small object freed on the slow side: checked, then onto the thread's list. */
 static void free_small(alc_span_t *s, void *user) {
     size_t front = front_of(s, user);
@@ -1070,10 +1121,7 @@ static void free_small(alc_span_t *s, void *user) {
     } else if (is_link(s, ((const alc_freeobj_t *)p)->link)) {
         fatal_block("free(): double free", user, s->elemsize);
     }
-    /* A sampled object's frame has no class in the page map (profile.c). */
-    if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
-        !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
-        alc__profile_forget(s, user);
+    unsample(s, p, user);
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the object stays out of use */
@@ -1084,6 +1132,38 @@ static void free_small(alc_span_t *s, void *user) {
         return;
     }
     alc__cache_push(c, s->cls, p);
+}
+
+/* free's small side while defences are on, for a block that starts front
+ * bytes into its object (every block malloc hands out): free_small's steps
+ * with the object's index found once. Others (memalign's blocks, pointers
+ * that start no block) take free_small. */
+static void hard_free_small(alc_span_t *s, void *user) {
+    size_t front = alc__front_bytes;
+    char *p = (char *)user - front;
+    uintptr_t off = (uintptr_t)p - s->start;
+    uint32_t idx = (uint32_t)((off * s->magic) >> 32);
+    if (ALC_UNLIKELY((uintptr_t)idx * s->elemsize != off || idx >= s->nelems)) {
+        free_small(s, user);
+        return;
+    }
+    uint32_t w = s->req[idx];
+    if (w == ALC_QUARANTINED)
+        fatal_block(double_free_quarantined, user, s->elemsize);
+    if (!(w & ALC_REQ_LIVE))
+        fatal_block("free(): double free (or of a block never handed out)", user, s->elemsize);
+    harden_free(p, w & ALC_REQ_MASK, s->elemsize, true, front);
+    bool waits = alc__quarantine_on();
+    s->req[idx] = waits ? ALC_QUARANTINED : w & ~ALC_REQ_LIVE;
+    unsample(s, p, user);
+    alc_cache_t *c = alc__cache_real();
+    if (!c)
+        return;   /* out of memory for a cache: the object stays out of use */
+    BUMP(c->req_freed[s->cls], w & ALC_REQ_MASK);
+    if (waits)
+        quarantine(p, s->elemsize, s->cls, alc__config.hardening.fill_free, false);
+    else
+        alc__cache_push(c, s->cls, p);
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
@@ -1375,9 +1455,9 @@ void *alc_pvalloc(size_t size) {
 /* Blocks waiting in quarantine freed for real: a flush or a release hands
  * back everything the program does not hold. */
 static void drain_quarantine(void) {
-    void *p;
-    while ((p = alc__quarantine_take(alc__tls_cache)) != NULL)
-        release_block(p);
+    alc_qent_t e;
+    while ((e = alc__quarantine_take(alc__tls_cache)).p != NULL)
+        release_block(e);
 }
 
 void alc_thread_flush(void) {

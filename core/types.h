@@ -149,14 +149,18 @@ typedef struct alc_cachelist {
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 
-/* A block in quarantine: its address, its bytes, and whether they need no
- * check when it leaves: its reuse checks them (fill_free on a small block),
- * or they are sealed (a large block's pages, mapped with no access while it
- * waits: any use after free faults). */
+/* A block in quarantine: its address, its bytes, its class (ALC_QLARGE
+ * for a large block), so that it goes back to a list without a lookup, and
+ * whether its bytes need no check when it leaves: its reuse checks them
+ * (fill_free on a small block), or they are sealed (a large block's pages,
+ * mapped with no access while it waits: any use after free faults). */
 #define ALC_QBATCH 32
+#define ALC_QLARGE 0x3fffu
 typedef struct {
     void *p;
-    size_t bytes : 62, checked_on_reuse : 1, sealed : 1;
+    size_t bytes;
+    uint32_t cls;
+    bool checked_on_reuse, sealed;
 } alc_qent_t;
 
 typedef struct alc_cache {
