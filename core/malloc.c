@@ -1090,9 +1090,8 @@ static void release_block(alc_qent_t e) {
 /* With defences on, the tracked word says whether the block at p (object
  * start; the program's block front bytes in) is handed out: exact, and
  * without reading the block or following its link. Then the defences'
- * checks and fills, and the word loses ALC_REQ_LIVE. */
-static void harden_free_small(alc_span_t *s, void *p, size_t front) {
-    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+ * checks and fills, and the word (returned as it was) loses ALC_REQ_LIVE. */
+ALC_INLINE uint32_t harden_free_small(alc_span_t *s, void *p, uint32_t idx, size_t front) {
     uint32_t w = s->req[idx];
     if (w == ALC_QUARANTINED)
         fatal_block(double_free_quarantined, (char *)p + front, s->elemsize);
@@ -1100,6 +1099,7 @@ static void harden_free_small(alc_span_t *s, void *p, size_t front) {
         fatal_block("free(): double free (or of a block never handed out)", (char *)p + front, s->elemsize);
     harden_free(p, w & ALC_REQ_MASK, s->elemsize, true, front);
     s->req[idx] = w & ~ALC_REQ_LIVE;
+    return w;
 }
 
 /* The profiler forgets object p (block user) of small span s if it was a
@@ -1117,7 +1117,7 @@ static void free_small(alc_span_t *s, void *user) {
     if (!starts_object(s, p))
         alc__fatal_pointer("free(): pointer is not the start of a block", user);
     if (ALC_UNLIKELY(alc__hardened)) {
-        harden_free_small(s, p, front);
+        harden_free_small(s, p, (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32), front);
     } else if (is_link(s, ((const alc_freeobj_t *)p)->link)) {
         fatal_block("free(): double free", user, s->elemsize);
     }
@@ -1147,14 +1147,10 @@ static void hard_free_small(alc_span_t *s, void *user) {
         free_small(s, user);
         return;
     }
-    uint32_t w = s->req[idx];
-    if (w == ALC_QUARANTINED)
-        fatal_block(double_free_quarantined, user, s->elemsize);
-    if (!(w & ALC_REQ_LIVE))
-        fatal_block("free(): double free (or of a block never handed out)", user, s->elemsize);
-    harden_free(p, w & ALC_REQ_MASK, s->elemsize, true, front);
+    uint32_t w = harden_free_small(s, p, idx, front);
     bool waits = alc__quarantine_on();
-    s->req[idx] = waits ? ALC_QUARANTINED : w & ~ALC_REQ_LIVE;
+    if (waits)
+        s->req[idx] = ALC_QUARANTINED;
     unsample(s, p, user);
     alc_cache_t *c = alc__cache_real();
     if (!c)
