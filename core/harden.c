@@ -17,7 +17,7 @@
  *                handed out again, it must still be zero, or someone wrote
  *                to freed memory. Reads after free see zeros.
  *   quarantine   freed blocks wait, zeroed, in a FIFO of at most that many
- *                bytes before they can be handed out again: a second free
+ *                bytes (each thread's own) before they can be handed out again: a second free
  *                of a waiting block is caught at once, and a write to one
  *                when it leaves (or at exit, for those still waiting).
  *   fill_malloc  new blocks zeroed or filled with 0xa5 (reads of memory
@@ -45,16 +45,24 @@ ALC_INTERNAL bool alc__quarantine_ready;
 #define FREE_BYTE 0
 #define MALLOC_BYTE 0xa5
 
-/* The quarantine: a ring of blocks, oldest at head, behind one lock,
- * filled by each thread's batch (alc_cache_t.qbatch). */
+/* The quarantine: each thread's FIFO is a ring of its own (alc_qring_t,
+ * no lock on its path); the rings of threads that exited while blocks
+ * waited in them form a shared FIFO behind one lock, which every put
+ * drains a block at a time (more while it holds over limit bytes). Rings
+ * that empty are kept for new threads. */
 typedef alc_qent_t qent_t;
 static struct {
     alc_lock_t lock;
-    qent_t *ring;
-    uint32_t cap, head, n;
-    size_t bytes, limit;
+    alc_qring_t *orphans, *orphans_tail;   /* exited threads' rings, oldest first */
+    _Atomic uint64_t orphan_n;             /* blocks in them (peeked at without the lock) */
+    uint64_t orphan_bytes;
+    alc_qring_t *spare;
+    size_t limit;
+    uint32_t slots;                        /* of each ring: a power of two */
 } Q = {.lock = ALC_LOCK_INIT};
-#define QUARANTINE_SLOTS 65536u   /* a power of two: ring positions are masked */
+#define RING_MIN_SLOTS 64u
+#define RING_MAX_SLOTS 65536u
+#define ORPHANS_A_PUT 8   /* blocks a put takes from the shared FIFO at most */
 
 static void check_quarantine_at_exit(void);
 
@@ -97,8 +105,10 @@ void alc__harden_init(const alc_config_t *cfg) {
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
     alc__front_bytes = h->canary ? ALC_FRONT_BYTES : 0;
     Q.limit = h->quarantine;
-    if (Q.limit && !Q.ring && (Q.ring = alc__meta_alloc(QUARANTINE_SLOTS * sizeof *Q.ring)) != NULL) {
-        Q.cap = QUARANTINE_SLOTS;
+    Q.slots = RING_MIN_SLOTS;
+    while (Q.slots < RING_MAX_SLOTS && (size_t)Q.slots * 32 < Q.limit)
+        Q.slots *= 2;   /* a slot for every 32 bytes of the limit */
+    if (Q.limit && !alc__quarantine_ready) {
         alc__quarantine_ready = true;
         atexit(check_quarantine_at_exit);
     }
@@ -236,80 +246,119 @@ ALC_INLINE void check_left(const qent_t *e, bool always) {
         alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
 }
 
-/* The oldest block out of the ring, checked (lock held; Q.n > 0). */
-ALC_INLINE qent_t oldest_out(void) {
-    qent_t e = Q.ring[Q.head];
-    Q.head = (Q.head + 1) & (Q.cap - 1);
-    Q.n--;
-    Q.bytes -= e.bytes;
-    check_left(&e, false);
+/* A ring for a thread's first quarantined block: a spare one, or new. */
+static alc_qring_t *ring_new(void) {
+    alc_lock(&Q.lock);
+    alc_qring_t *r = Q.spare;
+    if (r)
+        Q.spare = r->next;
+    alc_unlock(&Q.lock);
+    uint32_t slots = r ? r->slots : Q.slots;
+    if (!r && !(r = alc__meta_alloc(sizeof *r + (size_t)slots * sizeof r->e[0])))
+        return NULL;
+    *r = (alc_qring_t){.mask = slots - 1, .slots = slots};
+    return r;
+}
+
+/* The oldest block out of ring r (r->n > 0), unchecked. */
+ALC_INLINE qent_t ring_out(alc_qring_t *r) {
+    qent_t e = r->e[r->head];
+    r->head = (r->head + 1) & r->mask;
+    r->n--;
+    r->bytes -= e.bytes;
     return e;
 }
 
-/* c's batch into the ring (lock held). A full ring makes room, its oldest
- * into out (NULL, at a thread's exit: the block is then never reused). */
-static unsigned batch_in(alc_cache_t *c, qent_t *out) {
+/* Blocks of the shared FIFO into out, one, then more while it holds
+ * over the limit (at most room); each checked once the lock is given back. */
+static unsigned orphans_out(qent_t *out, unsigned room) {
     unsigned n = 0;
-    for (uint32_t i = 0; i < c->qbatch_n; i++) {
-        if (Q.n == Q.cap) {
-            qent_t e = oldest_out();
-            if (out)
-                out[n++] = e;
+    alc_lock(&Q.lock);
+    while (Q.orphans && n < room && (n == 0 || Q.orphan_bytes > Q.limit)) {
+        alc_qring_t *r = Q.orphans;
+        out[n] = ring_out(r);
+        Q.orphan_bytes -= out[n++].bytes;
+        atomic_fetch_sub_explicit(&Q.orphan_n, 1, memory_order_relaxed);
+        if (!r->n) {
+            if (!(Q.orphans = r->next))
+                Q.orphans_tail = NULL;
+            r->next = Q.spare;
+            Q.spare = r;
         }
-        Q.ring[(Q.head + Q.n) & (Q.cap - 1)] = c->qbatch[i];
-        Q.n++;
-        Q.bytes += c->qbatch[i].bytes;
     }
-    c->qbatch_n = 0;
+    alc_unlock(&Q.lock);
+    for (unsigned i = 0; i < n; i++)
+        check_left(&out[i], false);
     return n;
 }
 
-unsigned alc__quarantine_put(alc_cache_t *c, void *p, size_t bytes, uint32_t cls, bool checked_on_reuse,
-                             bool sealed, alc_qent_t *out) {
-    alc_qent_t *e = &c->qbatch[c->qbatch_n++];
-    e->p = p;
-    e->bytes = bytes;
-    e->cls = cls;
-    e->checked_on_reuse = checked_on_reuse;
-    e->sealed = sealed;
-    if (c->qbatch_n < ALC_QBATCH)
-        return 0;
-    alc_lock(&Q.lock);
-    unsigned n = batch_in(c, out);
-    while (n < ALC_QOUT && Q.n && Q.bytes > Q.limit)
-        out[n++] = oldest_out();
-    alc_unlock(&Q.lock);
+unsigned alc__quarantine_put(alc_cache_t *c, qent_t e, qent_t *out) {
+    alc_qring_t *r = c->qring;
+    if (ALC_UNLIKELY(!r) && !(r = c->qring = ring_new())) {
+        out[0] = e;   /* no memory for a ring: the block is freed at once */
+        return 1;
+    }
+    unsigned n = 0;
+    if (r->n > r->mask)
+        out[n++] = ring_out(r);
+    r->e[(r->head + r->n) & r->mask] = e;
+    r->n++;
+    r->bytes += e.bytes;
+    while (r->bytes > Q.limit && n < ALC_QOUT - ORPHANS_A_PUT)
+        out[n++] = ring_out(r);
+    for (unsigned i = 0; i < n; i++)
+        check_left(&out[i], false);
+    if (ALC_UNLIKELY(atomic_load_explicit(&Q.orphan_n, memory_order_relaxed)))
+        n += orphans_out(out + n, ORPHANS_A_PUT);
     return n;
 }
 
 alc_qent_t alc__quarantine_take(alc_cache_t *c) {
     qent_t out = {0};
-    if (!Q.ring)
-        return out;
-    alc_lock(&Q.lock);
-    if (c->qbatch_n)
-        batch_in(c, NULL);
-    if (Q.n)
-        out = oldest_out();
-    alc_unlock(&Q.lock);
+    alc_qring_t *r = c->qring;
+    if (r && r->n) {
+        out = ring_out(r);
+        check_left(&out, false);
+    } else if (atomic_load_explicit(&Q.orphan_n, memory_order_relaxed)) {
+        orphans_out(&out, 1);
+    }
     return out;
 }
 
 void alc__quarantine_thread_done(alc_cache_t *c) {
-    if (!c->qbatch_n)
+    alc_qring_t *r = c->qring;
+    if (!r)
         return;
+    c->qring = NULL;
     alc_lock(&Q.lock);
-    batch_in(c, NULL);
+    if (!r->n) {
+        r->next = Q.spare;
+        Q.spare = r;
+    } else {
+        r->next = NULL;
+        if (Q.orphans_tail)
+            Q.orphans_tail->next = r;
+        else
+            Q.orphans = r;
+        Q.orphans_tail = r;
+        Q.orphan_bytes += r->bytes;
+        atomic_fetch_add_explicit(&Q.orphan_n, r->n, memory_order_relaxed);
+    }
     alc_unlock(&Q.lock);
 }
 
-/* At exit: every block still waiting, the exiting thread's batch too. */
+static void check_ring(const alc_qring_t *r) {
+    for (uint32_t i = 0; i < r->n; i++)
+        check_left(&r->e[(r->head + i) & r->mask], true);
+}
+
+/* At exit: every block still waiting, in this thread's ring and the shared FIFO. */
 static void check_quarantine_at_exit(void) {
     alc_lock(&Q.lock);
-    for (uint32_t i = 0; i < alc__tls_cache->qbatch_n; i++)
-        check_left(&alc__tls_cache->qbatch[i], true);
-    for (uint32_t i = 0; i < Q.n; i++)
-        check_left(&Q.ring[(Q.head + i) & (Q.cap - 1)], true);
+    if (alc__tls_cache->qring)
+        check_ring(alc__tls_cache->qring);
+    for (const alc_qring_t *r = Q.orphans; r; r = r->next)
+        check_ring(r);
     alc_unlock(&Q.lock);
 }
 

@@ -422,19 +422,17 @@ ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usa
 /* The bytes of an object a block's canaries reach: what a free zeroes. */
 ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
 /* The quarantine (hardening.quarantine bytes): on? Puts a freed, zeroed
- * block in (through the thread's batch: at most one lock for ALC_QBATCH
- * frees); the blocks that left to make room (checked still zero), at most
- * ALC_QOUT, go into out to be freed for real: returns how many. */
-#define ALC_QOUT (2 * ALC_QBATCH)
-extern ALC_INTERNAL bool alc__quarantine_ready;   /* its ring exists (harden.c) */
+ * block into the calling thread's FIFO (its own: no lock); the blocks that
+ * left to make room (checked still zero), at most ALC_QOUT, go into out to
+ * be freed for real: returns how many. Each put also takes one block, if
+ * any, from the shared FIFO of exited threads' blocks. */
+#define ALC_QOUT 64
+extern ALC_INTERNAL bool alc__quarantine_ready;   /* it is on (harden.c) */
 ALC_INLINE bool alc__quarantine_on(void) { return alc__quarantine_ready; }
-/* (The entry's fields as arguments: built in place in c's batch, not on
- * the stack, whose narrow stores a wide copy could not forward.) */
-ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, void *p, size_t bytes, uint32_t cls, bool checked_on_reuse,
-                                          bool sealed, alc_qent_t *out);
-/* The oldest block (c's batch first joins the FIFO), checked; p NULL: empty. */
+ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, alc_qent_t *out);
+/* The oldest block of c's FIFO, else of the shared one, checked; p NULL: both empty. */
 ALC_INTERNAL alc_qent_t alc__quarantine_take(alc_cache_t *c);
-/* A thread's exit: its batch joins the FIFO, nothing leaves (cache.c). */
+/* A thread's exit: its blocks join the shared FIFO, nothing leaves (cache.c). */
 ALC_INTERNAL void alc__quarantine_thread_done(alc_cache_t *c);
 /* zero_size: a block for malloc(0) in the inaccessible region (NULL: none
  * left, or the defence off), and whether p is one. */

@@ -991,7 +991,9 @@ static void quarantine(void *p, size_t bytes, unsigned cls, bool checked_on_reus
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the block stays out of use */
-    unsigned n = alc__quarantine_put(c, p, bytes, cls, checked_on_reuse, sealed, out);
+    alc_qent_t e = {.p = p, .bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes, .cls = (uint16_t)cls,
+                    .checked_on_reuse = checked_on_reuse, .sealed = sealed};
+    unsigned n = alc__quarantine_put(c, e, out);
     for (unsigned i = 0; i < n; i++)
         release_block(out[i]);
 }

@@ -149,19 +149,29 @@ typedef struct alc_cachelist {
 } alc_cachelist_t;
 _Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
 
-/* A block in quarantine: its address, its bytes, its class (ALC_QLARGE
- * for a large block), so that it goes back to a list without a lookup, and
+/* A block in quarantine: its address, its bytes (capped at 2^32 - 1:
+ * a block that large empties the FIFO anyway), its class (ALC_QLARGE for
+ * a large block), so that it goes back to a list without a lookup, and
  * whether its bytes need no check when it leaves: its reuse checks them
  * (fill_free on a small block), or they are sealed (a large block's pages,
  * mapped with no access while it waits: any use after free faults). */
-#define ALC_QBATCH 32
 #define ALC_QLARGE 0x3fffu
 typedef struct {
     void *p;
-    size_t bytes;
-    uint32_t cls;
+    uint32_t bytes;
+    uint16_t cls;
     bool checked_on_reuse, sealed;
 } alc_qent_t;
+_Static_assert(sizeof(alc_qent_t) == 16, "ring slots are 16 bytes");
+
+/* A thread's quarantine FIFO (harden.c): a ring of slots, oldest at head. */
+typedef struct alc_qring {
+    uint32_t head, n, mask;
+    uint32_t slots;           /* mask + 1, kept while the ring is spare */
+    uint64_t bytes;
+    struct alc_qring *next;   /* in the shared FIFO of exited threads' rings, or the spare ones */
+    alc_qent_t e[];
+} alc_qring_t;
 
 typedef struct alc_cache {
     /* Tiny bump state (seed's c.tiny / c.tinyoffset), read first. */
@@ -215,10 +225,8 @@ typedef struct alc_cache {
     _Atomic uint32_t moves;   /* refills and flushes so far (the owner's) */
     uint32_t seen_moves;      /* the background thread's: moves when it last looked */
     uint64_t seen_ms;         /* and since when they have not changed */
-    /* hardening.quarantine: blocks this thread freed, on their way into the
-     * shared FIFO a batch at a time (harden.c). */
-    alc_qent_t qbatch[ALC_QBATCH];
-    uint32_t qbatch_n;
+    /* hardening.quarantine: the blocks this thread freed that wait (harden.c). */
+    alc_qring_t *qring;
 } alc_cache_t;
 
 /* A batch of free objects linked through their first words. */

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,21 @@ static inline void chk_start_text(const char *text) {
     int rc = chk_load_config_text(text, &cfg, &err);
     cr_assert_eq(rc, 0, "config refused: %d (%s)", rc, err.msg);
     chk_start(&cfg);
+}
+
+/* A per-class counter of the stats (a uint64_t field of alc_class_stats_t,
+ * by its offset) summed over every class. */
+#define CHK_CLASS_SUM(field) chk_class_sum(offsetof(alc_class_stats_t, field))
+static inline uint64_t chk_class_sum(size_t off) {
+    alc_stats_t st;
+    alc_stats_get(&st);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < st.nclasses; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&st.classes[i] + off, sizeof v);
+        n += v;
+    }
+    return n;
 }
 
 /* Index (in alc_stats_t.classes) of the class serving n bytes in the

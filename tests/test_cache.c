@@ -10,14 +10,7 @@ static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rng(void) { return chk_xorshift(&rng_state); }
 
 /* Objects all classes have taken from central so far. */
-static uint64_t central_takes(void) {
-    alc_stats_t st;
-    alc_stats_get(&st);
-    uint64_t n = 0;
-    for (unsigned i = 0; i < st.nclasses; i++)
-        n += st.classes[i].mallocs;
-    return n;
-}
+static uint64_t central_takes(void) { return CHK_CLASS_SUM(mallocs); }
 
 /* Random replacement over 4..32768 bytes, 256 live: once the caches have
  * grown, the thread takes few objects from central per pair (with limits

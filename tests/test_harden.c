@@ -519,7 +519,7 @@ Test(harden, delay_large_leaves_big_blocks) {
 static void *free_write_and_exit(void *p) {
     alc_free(p);
     ((char *)p)[10] = 'w';
-    return NULL;   /* the thread's batch joins the shared FIFO as it exits */
+    return NULL;   /* the thread's waiting blocks join the shared FIFO as it exits */
 }
 
 /* A block freed (and written) by a thread that has exited still waits,
@@ -535,6 +535,34 @@ static void write_in_thread_then_evict(void *p) {
 Test(harden, quarantine_keeps_an_exited_threads_blocks) {
     stopped_on(quarantine_on, write_in_thread_then_evict, 64,
                "write after free: a block in quarantine was written to");
+}
+
+/* Threads that exit with blocks waiting hand them on, and nothing is lost:
+ * once the quarantine is drained every block is free again, and the
+ * shared FIFO of exited threads' blocks is drained by later frees. */
+static void *free_many_and_exit(void *arg) {
+    (void)arg;
+    void *p[2000];
+    for (int i = 0; i < 2000; i++)
+        p[i] = alc_malloc(48);
+    for (int i = 0; i < 2000; i++)
+        alc_free(p[i]);
+    return NULL;
+}
+
+static uint64_t objects_out(void) { return CHK_CLASS_SUM(objects_in_use); }
+
+Test(harden, quarantine_of_exited_threads_is_freed) {
+    start_hardened((alc_hardening_t){.quarantine = 65536});
+    for (int round = 0; round < 20; round++) {
+        pthread_t t;
+        cr_assert(!pthread_create(&t, NULL, free_many_and_exit, NULL) && !pthread_join(t, NULL));
+    }
+    for (int i = 0; i < 4000; i++)   /* each quarantined free takes some of theirs */
+        alc_free(alc_malloc(48));
+    alc_thread_flush();
+    cr_assert_eq(objects_out(), 0, "%llu objects still out after the quarantine was drained",
+                 (unsigned long long)objects_out());
 }
 
 /* With fill_free too, a block leaves the quarantine unchecked and is
