@@ -365,7 +365,10 @@ static void check_quarantine_at_exit(void) {
 void alc__quarantine_lock(void) { alc_lock(&Q.lock); }
 void alc__quarantine_unlock(void) { alc_unlock(&Q.lock); }
 
+/* A new span's objects start zeroed under fill_free: but for pages the heap
+ * knows read as zero (fresh from the page source, or released by it so),
+ * which stay untouched until their objects are handed out. */
 void alc__harden_span(alc_span_t *s) {
-    if (alc__config.hardening.fill_free)
+    if (alc__config.hardening.fill_free && !s->zero)
         memset((void *)s->start, FREE_BYTE, (size_t)s->nelems * s->elemsize);
 }
