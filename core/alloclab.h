@@ -85,7 +85,7 @@ typedef struct alc_hardening {
     int canary;        /* 8 bytes after each block's requested end, checked on free and realloc */
     int fill_free;     /* freed blocks zeroed, checked when handed out again */
     int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
-    size_t quarantine; /* bytes of freed blocks held back, zeroed, before reuse (0: none) */
+    size_t quarantine; /* bytes of freed blocks each thread holds back, zeroed, before reuse (0: none) */
     int zero_size;     /* malloc(0) points into an inaccessible region: any access faults */
     int cxx_delete;    /* delete of a new[] block, delete[] of a new one, sized delete's size: caught */
     int guard_pages;   /* malloc's large blocks end against an inaccessible page */
@@ -230,7 +230,8 @@ ALC_API size_t alc_compact(void);
  * the transfer caches (batches waiting between threads) the same way, and
  * hands central's spare empty spans (all but one per class) to the heap.
  * Blocks waiting in the quarantine (hardening.quarantine) are checked and
- * freed for real first. */
+ * freed for real first: the calling thread's, and those that exited
+ * threads left waiting (other running threads keep theirs). */
 ALC_API void alc_thread_flush(void);
 
 /* Writes the heap profile (sampled allocations with their stacks, in
