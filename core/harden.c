@@ -253,11 +253,17 @@ static alc_qring_t *ring_new(void) {
     if (r)
         Q.spare = r->next;
     alc_unlock(&Q.lock);
-    uint32_t slots = r ? r->slots : Q.slots;
+    uint32_t slots = r ? r->mask + 1 : Q.slots;
     if (!r && !(r = alc__meta_alloc(sizeof *r + (size_t)slots * sizeof r->e[0])))
         return NULL;
-    *r = (alc_qring_t){.mask = slots - 1, .slots = slots};
+    *r = (alc_qring_t){.mask = slots - 1};
     return r;
+}
+
+/* An empty ring kept for a new thread (lock held). */
+static void spare_in(alc_qring_t *r) {
+    r->next = Q.spare;
+    Q.spare = r;
 }
 
 /* The oldest block out of ring r (r->n > 0), unchecked. */
@@ -282,8 +288,7 @@ static unsigned orphans_out(qent_t *out, unsigned room) {
         if (!r->n) {
             if (!(Q.orphans = r->next))
                 Q.orphans_tail = NULL;
-            r->next = Q.spare;
-            Q.spare = r;
+            spare_in(r);
         }
     }
     alc_unlock(&Q.lock);
@@ -332,8 +337,7 @@ void alc__quarantine_thread_done(alc_cache_t *c) {
     c->qring = NULL;
     alc_lock(&Q.lock);
     if (!r->n) {
-        r->next = Q.spare;
-        Q.spare = r;
+        spare_in(r);
     } else {
         r->next = NULL;
         if (Q.orphans_tail)
