@@ -78,11 +78,12 @@ typedef struct alc_policy_ref {
  * With any of the others but check_copy, shuffle, seal_free and
  * guard_pages on, every malloc and free takes the slow side (the fast
  * paths stay as they are when they are off), requested sizes are tracked
- * and tiny pieces are off. */
+ * in a header before each small block (16 bytes more a block) and tiny
+ * pieces are off. */
 enum { ALC_FILL_NONE, ALC_FILL_ZERO, ALC_FILL_PATTERN };
 typedef struct alc_hardening {
-    int check_free;    /* every free checked in full against its span: a second free anywhere */
-    int canary;        /* 8 bytes after each block's requested end, checked on free and realloc */
+    int check_free;    /* every free checked against the block's header: a second free anywhere */
+    int canary;        /* 32 bytes before and after each block, checked on free and realloc */
     int fill_free;     /* freed blocks zeroed, checked when handed out again */
     int fill_malloc;   /* ALC_FILL_*: new blocks as they are, zeroed, or filled with 0xa5 */
     size_t quarantine; /* bytes of freed blocks each thread holds back, zeroed, before reuse (0: none) */

@@ -100,7 +100,7 @@ static alc_span_t *new_span(unsigned cls) {
     s->fbits = NULL;
     if (!tiny && alc__config.compact.mesh && s->nelems <= ALC_MESH_MAX_OBJECTS)
         s->fbits = alc__meta_alloc(alc__fbits_bytes(s));   /* zeroed; a span without one is not meshed */
-    if (!tiny && alc__config.track_requested &&
+    if (!tiny && alc__config.track_requested && !alc__hardened &&
         !(s->req = alc__meta_alloc((size_t)s->nelems * sizeof *s->req))) {
         alc__heap_free(s);
         return NULL;

@@ -4,12 +4,15 @@
  * sizeclass.c, cache.c). Each function says
  * what is wrong, or NULL; malloc.c names the block and stops the program.
  *
+ *   (any)        a small block starts ALC_HDR_BYTES into its object, or
+ *                more, after its header (internal.h): malloc.c writes and
+ *                reads it; the quarantine's check passes over it.
  *   canary       the 32 bytes after a block's requested end (blocks get
  *                32 more, a class up or a page more) hold a value drawn
  *                from the process's secret and the block's address, so an
  *                overflow by one byte or by 32 changes it; so do the 32
- *                bytes before it (underflows), but for blocks of
- *                memalign and kin, which start where their object does; checked when the block
+ *                bytes before it (underflows), between a small block's
+ *                header and its first byte; checked when the block
  *                is freed or reallocated, and malloc_usable_size says what
  *                was asked for, so that no program writes there by right.
  *   fill_free    a freed small block is zeroed (but its first word, the
@@ -28,7 +31,7 @@
  *                and realloc know the region. Past 2^26 such blocks,
  *                malloc(0) gets ordinary ones.
  *   check_free   needs nothing here: every free takes the slow side, whose
- *                check of the block's first word finds a second free
+ *                check of the block's header finds a second free
  *                wherever the block waits. */
 #include <stdio.h>
 #include <sys/mman.h>
@@ -103,7 +106,7 @@ void alc__harden_init(const alc_config_t *cfg) {
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
-    alc__front_bytes = h->canary ? ALC_FRONT_BYTES : 0;
+    alc__front_bytes = !alc__hardened ? 0 : h->canary ? ALC_FRONT_BYTES : ALC_HDR_BYTES;
     Q.limit = h->quarantine;
     Q.slots = RING_MIN_SLOTS;
     while (Q.slots < RING_MAX_SLOTS && (size_t)Q.slots * 32 < Q.limit)
@@ -154,7 +157,7 @@ ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
  * (four unaligned stores when it is whole, as in every block but large
  * ones that end against a guard page). */
 ALC_INLINE void canary_write(unsigned char *b, size_t req, size_t end, uint64_t v) {
-    _Static_assert(ALC_CANARY_BYTES == 32 && ALC_FRONT_BYTES == 32, "four words");
+    _Static_assert(ALC_CANARY_BYTES == 32, "four words");
     if (end - req == ALC_CANARY_BYTES) {
         memcpy(b + req, &v, 8), memcpy(b + req + 8, &v, 8), memcpy(b + req + 16, &v, 8), memcpy(b + req + 24, &v, 8);
         return;
@@ -183,12 +186,13 @@ ALC_INLINE size_t canary_end(size_t req, size_t usable) {
     return usable - req > ALC_CANARY_BYTES ? req + ALC_CANARY_BYTES : usable;
 }
 
+/* Where the canary before a block starts: ALC_CANARY_BYTES before it, past
+ * a small block's header (a large block ending against a guard page may
+ * have less room). */
+ALC_INLINE size_t front_canary(size_t front) { return front > ALC_CANARY_BYTES ? front - ALC_CANARY_BYTES : 0; }
+
 size_t alc__harden_used(size_t front, size_t req, size_t usable) {
     return front + canary_end(req, usable - front);
-}
-
-bool alc__harden_has_front(const void *obj) {
-    return load64(obj) == canary_for(obj);   /* program data matches with odds of 2^-64 */
 }
 
 const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front) {
@@ -202,7 +206,7 @@ const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, si
         memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
     if (h->canary) {
         uint64_t v = canary_for(b);
-        canary_write(b, 0, front, v);
+        canary_write(b, front_canary(front), front, v);
         canary_write(b, front + req, alc__harden_used(front, req, usable), v);
     }
     return NULL;
@@ -212,7 +216,7 @@ const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t f
     if (!alc__config.hardening.canary)
         return NULL;
     uint64_t v = canary_for(p);
-    if (!canary_intact(p, 0, front, v))
+    if (!canary_intact(p, front_canary(front), front, v))
         return "heap underflow: the bytes before the block were overwritten";
     if (!canary_intact(p, front + req, alc__harden_used(front, req, usable), v))
         return "heap overflow: the bytes after the block were overwritten";
@@ -241,9 +245,20 @@ void alc__harden_fatal(const char *what, const void *p, size_t bytes) {
 /* A block that left the quarantine (or waits at exit: always): still as
  * zeroed as it went in? Small blocks under fill_free are checked when
  * handed out again instead. */
+static ALC_NOINLINE _Noreturn void written_in_quarantine(const qent_t *e) {
+    size_t front = 0;   /* a small block's: its header says (it may be what was written) */
+    if (e->cls != ALC_QLARGE) {
+        uint64_t w = alc__hdr_read((uintptr_t)e->p);
+        front = w ? alc__hdr_front(w) : alc__front_bytes;
+    }
+    alc__harden_fatal("write after free: a block in quarantine was written to", (char *)e->p + front,
+                      e->bytes - front);
+}
+
 ALC_INLINE void check_left(const qent_t *e, bool always) {
-    if (!e->sealed && (always || !e->checked_on_reuse) && !filled(e->p, 0, e->bytes))
-        alc__harden_fatal("write after free: a block in quarantine was written to", e->p, e->bytes);
+    size_t from = e->cls == ALC_QLARGE ? 0 : sizeof(uint64_t);   /* past a small block's header */
+    if (!e->sealed && (always || !e->checked_on_reuse) && !filled(e->p, from, e->bytes))
+        written_in_quarantine(e);
 }
 
 /* A ring for a thread's first quarantined block: a spare one, or new. */

@@ -399,19 +399,50 @@ ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size
 
 /* ---- harden.c: the hardening group's defences, on the slow sides ---- */
 #define ALC_CANARY_BYTES 32
-#define ALC_FRONT_BYTES 32   /* canary before a block (malloc's, not memalign's); keeps 16-byte alignment */
-/* A small block's tracked word: the size asked for, whether it is handed
- * out (ALC_REQ_LIVE: with defences on, a free of a block without it is a
- * second free, or of a block never handed out), and in its top bits what
- * made it (ALC_KIND_*: hardening.cxx_delete's check). */
+#define ALC_HDR_BYTES 16     /* a small block's header room: 16-byte alignment kept */
+#define ALC_FRONT_BYTES (ALC_HDR_BYTES + ALC_CANARY_BYTES)   /* the header, then the canary before the block */
+/* What made a block: hardening.cxx_delete's check. */
 enum { ALC_KIND_MALLOC, ALC_KIND_NEW, ALC_KIND_NEW_ARRAY };
+/* stats.track_requested without defences: a small span's table of words,
+ * one an object, each the size asked for, whether the object is handed out
+ * (ALC_REQ_LIVE) and in its top bits what made it (ALC_KIND_*). */
 #define ALC_REQ_KIND_SHIFT 30
 #define ALC_REQ_LIVE (1u << 29)
 #define ALC_REQ_MASK (ALC_REQ_LIVE - 1)
-#define ALC_QUARANTINED ALC_REQ_MASK   /* a small block's tracked word while it waits in quarantine */
+
+/* With defences on, each small block starts at least ALC_HDR_BYTES into
+ * its object, whose first word is then the block's header while the block
+ * is handed out or waits in quarantine (a free object's first word is its
+ * link): the size asked for (bits 0..31), what made it (32..33), waiting
+ * in quarantine (34), how far into the object the block starts, in 16-byte
+ * steps (35..47), and 16 bits drawn from the secret, the object's address
+ * and the rest, never the links' tag. So free knows a live block, and
+ * every fact the defences need, from the block's own first cache line,
+ * without the span or a side table; a link, zeros, or a word a write
+ * over the object changed, read as no header (a 2^-16 chance aside). */
+#define ALC_HDR_WAITING ((uint64_t)1 << 34)
+#define ALC_HDR_FRONT_SHIFT 35
+ALC_INLINE uint64_t alc__hdr_seal(uintptr_t obj, uint64_t low) {
+    uint64_t x = (low ^ obj ^ alc__secret) * 0x9e3779b97f4a7c15ull;
+    uint64_t top = (x ^ (x >> 31)) >> 48;
+    top ^= top == (ALC_SECRET_TAG >> 48);   /* never a link's top bits */
+    return low | top << 48;
+}
+ALC_INLINE uint64_t alc__hdr_make(uintptr_t obj, size_t req, unsigned kind, size_t front) {
+    return alc__hdr_seal(obj, (uint64_t)(uint32_t)req | (uint64_t)kind << 32 |
+                                  (uint64_t)(front >> 4) << ALC_HDR_FRONT_SHIFT);
+}
+/* The header at obj (0: none, as no header is 0). */
+ALC_INLINE uint64_t alc__hdr_read(uintptr_t obj) {
+    uint64_t w = *(const uint64_t *)obj;
+    return alc__hdr_seal(obj, w & (((uint64_t)1 << 48) - 1)) == w ? w : 0;
+}
+ALC_INLINE size_t alc__hdr_req(uint64_t w) { return (uint32_t)w; }
+ALC_INLINE unsigned alc__hdr_kind(uint64_t w) { return (unsigned)(w >> 32) & 3; }
+ALC_INLINE size_t alc__hdr_front(uint64_t w) { return (size_t)((w >> ALC_HDR_FRONT_SHIFT) & 0x1fff) << 4; }
 extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
-extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it (the block then starts that far in) */
+extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it: malloc's blocks start that far in (a header, the canary) */
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
 /* Each returns what is wrong with the block whose object starts at p (the
  * program's bytes start front bytes in: req bytes asked for, usable bytes
@@ -442,8 +473,6 @@ ALC_INTERNAL void alc__quarantine_lock(void);   /* fork */
 ALC_INTERNAL void alc__quarantine_unlock(void);
 /* A misuse found in a block: the message, its address and size, abort (malloc.c). */
 ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, size_t bytes);
-/* Does the object at obj start with a front canary (a block of malloc's, not memalign's)? */
-ALC_INTERNAL bool alc__harden_has_front(const void *obj);
 
 /* A block freed (before it joins a list): */
 ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front);

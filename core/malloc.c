@@ -475,28 +475,36 @@ ALC_INLINE alc_freeobj_t *take_object(alc_cache_t *c, unsigned cls) {
     return p;
 }
 
-/* An object of class cls from the thread's list or a refill, recorded when
- * requested sizes are tracked. The slow side of the fast path's pop. With
- * defences on, the block starts front bytes into the object (a canary
- * before it: 0 for memalign's blocks). */
-static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+/* An object of class cls for a block of size bytes, front bytes into it,
+ * while defences are on: taken as take_object takes it, then the
+ * defences' checks, fills and canaries, and last its header. */
+ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
     alc_freeobj_t *p = take_object(c, cls);
     if (!p)
         return NULL;
-    if (alc__config.track_requested)
-        track_alloc(c, cls, p, size);
-    if (ALC_UNLIKELY(alc__hardened)) {
-        const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true, front);
-        if (bad)
-            fatal_block(bad, p, alc__class_size[cls]);
-    }
+    const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true, front);
+    if (bad)
+        fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
+    *(uint64_t *)p = alc__hdr_make((uintptr_t)p, size, new_kind, front);
+    BUMP(c->req_alloc[cls], size);
     return (char *)p + front;
 }
 
+/* An object of class cls from the thread's list or a refill, recorded when
+ * requested sizes are tracked: the slow side of the fast path's pop. With
+ * defences on, the block starts front bytes into the object (a header and
+ * the canary before it). */
+static void *small_alloc(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+    if (ALC_UNLIKELY(alc__hardened))
+        return hard_take(c, cls, size, front);
+    alc_freeobj_t *p = take_object(c, cls);
+    if (p && alc__config.track_requested)
+        track_alloc(c, cls, p, size);
+    return p;
+}
+
 /* malloc's small side while defences are on (every call comes here from
- * malloc_any): small_alloc's steps in one function, the request recorded
- * in the span's table (marked handed out), then the defences' checks,
- * fills and canaries. */
+ * malloc_any): the class of the block with its header and canaries. */
 static ALC_NOINLINE void *hard_small_alloc(size_t size) {
     alc_cache_t *c = alc__cache_real();
     if (!c) {
@@ -504,18 +512,7 @@ static ALC_NOINLINE void *hard_small_alloc(size_t size) {
         return NULL;
     }
     size_t front = alc__front_bytes;
-    unsigned cls = alc__size_to_class(size + alc__canary_bytes + front + (size == 0));
-    alc_freeobj_t *p = take_object(c, cls);
-    if (!p)
-        return NULL;
-    alc_span_t *s = alc__pagemap_lookup(p);
-    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    s->req[idx] = (uint32_t)size | ALC_REQ_LIVE | (uint32_t)new_kind << ALC_REQ_KIND_SHIFT;
-    BUMP(c->req_alloc[cls], size);
-    const char *bad = alc__harden_alloc(p, size, s->elemsize, true, front);
-    if (bad)
-        fatal_block(bad, p, s->elemsize);
-    return (char *)p + front;
+    return hard_take(c, alc__size_to_class(size + alc__canary_bytes + front + (size == 0)), size, front);
 }
 
 /* Pages of a large block of size bytes (at most 2^46). */
@@ -699,7 +696,7 @@ static bool sample_count(size_t size) { return count_down(size) && alc__profile_
 /* ---- free ------------------------------------------------------------- */
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
-static void hard_free_small(alc_span_t *s, void *user);
+static bool hard_free(void *user);
 
 /* Is p the start of one of small span s's objects? */
 ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
@@ -798,13 +795,11 @@ static void free_tiny(alc_span_t *s, void *p) {
 /* A free that is not a push on the thread's list: tiny, or free_slow. */
 static ALC_NOINLINE void free_other(void *p, size_t n) {
     (void)n;
+    if (ALC_UNLIKELY(alc__hardened) && hard_free(p))
+        return;
     alc_span_t *s = alc__pagemap_lookup(p);
     if (s != NULL && s->kind == ALC_SPAN_TINY) {
         free_tiny(s, p);
-        return;
-    }
-    if (ALC_UNLIKELY(alc__hardened) && s != NULL && s->kind == ALC_SPAN_SMALL) {
-        hard_free_small(s, p);
         return;
     }
     free_slow(p, s);
@@ -870,6 +865,8 @@ static void cxx_check(void *p, unsigned kind, size_t n) {
         return;   /* the free says what is wrong */
     unsigned had;
     size_t req = requested_kind(s, p, &had);
+    if (req == SIZE_MAX)
+        return;   /* the free says what is wrong */
     if (had != kind)
         fatal_block(kind == ALC_KIND_NEW_ARRAY ? "delete[] of a block not from new[]"
                     : had == ALC_KIND_NEW_ARRAY ? "delete of a block from new[] (delete[] it)"
@@ -940,39 +937,61 @@ static void harden_free(void *p, size_t req, size_t usable, bool small, size_t f
         fatal_block(bad, (char *)p + front, req);
 }
 
-/* How far into its object (small) or span (large) the block at p starts:
- * the front canary's bytes when p is that far past a start, else 0. */
-static size_t front_of(const alc_span_t *s, const void *p) {
-    size_t f = alc__front_bytes;
-    if (s->kind != ALC_SPAN_LARGE && !f)
-        return 0;
-    if (s->kind == ALC_SPAN_LARGE)
-        return s->elemsize;
-    return !starts_object(s, p) && starts_object(s, (const char *)p - f) ? f : 0;
+/* The start of the object of small span s that p is in (0: none, past its last). */
+static uintptr_t object_around(const alc_span_t *s, const void *p) {
+    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    return idx < s->nelems ? s->start + (uintptr_t)idx * s->elemsize : 0;
 }
 
-/* The bytes the program asked for of the block at p (in span s): tracked
- * for small blocks (always while defences are on), kept for large ones;
- * and (kind) what made it: malloc, new or new[] (ALC_KIND_*). */
-static size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind) {
+/* With defences on, the header of the block at p (in small span s) if p
+ * is a block, handed out or waiting in quarantine; else 0. */
+static uint64_t header_of(const alc_span_t *s, const void *p) {
+    uintptr_t obj = object_around(s, p);
+    uint64_t w = obj ? alc__hdr_read(obj) : 0;
+    return w && obj + alc__hdr_front(w) == (uintptr_t)p ? w : 0;
+}
+
+/* With defences on, the usable bytes of a small block of span s whose
+ * header is w (0: none, a block at malloc's distance into its object):
+ * what was asked for when the canary follows, else the rest of its object. */
+static size_t usable_of(const alc_span_t *s, uint64_t w) {
+    size_t front = w ? alc__hdr_front(w) : alc__front_bytes;
+    return w && alc__canary_bytes ? alc__hdr_req(w) : s->elemsize - front;
+}
+
+/* How far into its object (small) or span (large) the block at p starts:
+ * with defences on, the header says, for small blocks (malloc's blocks'
+ * distance if there is none). */
+static size_t front_of(const alc_span_t *s, const void *p) {
+    if (s->kind == ALC_SPAN_LARGE)
+        return s->elemsize;
+    if (!alc__hardened)
+        return 0;
+    uint64_t w = header_of(s, p);
+    return w ? alc__hdr_front(w) : alc__front_bytes;
+}
+
+/* The bytes the program asked for of the block at p (in span s): the
+ * header's (small blocks while defences are on), the table's (tracking
+ * without them), kept for large ones; and (kind) what made it: malloc, new
+ * or new[] (ALC_KIND_*). SIZE_MAX: a small block neither handed out nor
+ * waiting, as far as the defences see (the free says what is wrong). */
+static __attribute__((unused)) size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind) {
     *kind = ALC_KIND_MALLOC;
     if (s->kind == ALC_SPAN_LARGE) {
         *kind = s->cls;
         return s->requested;
     }
-    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
+    if (alc__hardened) {
+        uint64_t w = header_of(s, p);
+        *kind = alc__hdr_kind(w);
+        return w ? alc__hdr_req(w) : SIZE_MAX;
+    }
     if (!s->req)
         return s->elemsize;
-    uint32_t w = s->req[idx];
-    if (w == ALC_QUARANTINED)
-        return w;
+    uint32_t w = s->req[(((uintptr_t)p - s->start) * s->magic) >> 32];
     *kind = w >> ALC_REQ_KIND_SHIFT;
     return w & ALC_REQ_MASK;
-}
-
-static size_t requested_of(const alc_span_t *s, const void *p) {
-    unsigned kind;
-    return requested_kind(s, p, &kind);
 }
 
 #define QUARANTINED_LARGE SIZE_MAX   /* a large block's requested size while in quarantine */
@@ -1051,13 +1070,6 @@ static void free_large(alc_span_t *s, void *p) {
     large_release(s, alc__config.hardening.delay_large && bytes <= HOLD_MAX);
 }
 
-/* A small block freed: quarantined, its tracked size marking it. */
-static void quarantine_small(alc_span_t *s, void *p) {
-    uint32_t idx = (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32);
-    s->req[idx] = ALC_QUARANTINED;
-    quarantine(p, s->elemsize, s->cls, alc__config.hardening.fill_free, false);
-}
-
 /* A large span back to the heap, its guard page (if any) opened again;
  * later: held back there, marked so that a second free is caught. */
 static void large_release(alc_span_t *s, bool later) {
@@ -1089,79 +1101,100 @@ static void release_block(alc_qent_t e) {
         alc__cache_push(c, e.cls, e.p);
 }
 
-/* With defences on, the tracked word says whether the block at p (object
- * start; the program's block front bytes in) is handed out: exact, and
- * without reading the block or following its link. Then the defences'
- * checks and fills, and the word (returned as it was) loses ALC_REQ_LIVE. */
-ALC_INLINE uint32_t harden_free_small(alc_span_t *s, void *p, uint32_t idx, size_t front) {
-    uint32_t w = s->req[idx];
-    if (w == ALC_QUARANTINED)
-        fatal_block(double_free_quarantined, (char *)p + front, s->elemsize);
-    if (!(w & ALC_REQ_LIVE))
-        fatal_block("free(): double free (or of a block never handed out)", (char *)p + front, s->elemsize);
-    harden_free(p, w & ALC_REQ_MASK, s->elemsize, true, front);
-    s->req[idx] = w & ~ALC_REQ_LIVE;
-    return w;
-}
-
-/* The profiler forgets object p (block user) of small span s if it was a
- * sample: a sampled object's frame has no class in the page map (profile.c). */
+/* The profiler forgets block user (object p, of small span s) if it was a
+ * sample: a sampled block's frame has no class in the page map (profile.c). */
 ALC_INLINE void unsample(alc_span_t *s, const void *p, void *user) {
+    (void)p;
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
-        !atomic_load_explicit(&alc__pagemap_entry_any(p)->info, RELAXED))
+        !atomic_load_explicit(&alc__pagemap_entry_any(user)->info, RELAXED))
         alc__profile_forget(s, user);
 }
 
-/* A small object freed on the slow side: checked, then onto the thread's list. */
-static void free_small(alc_span_t *s, void *user) {
-    size_t front = front_of(s, user);
-    void *p = (char *)user - front;   /* the object */
+/* A small object freed on the slow side, defences off: checked, then onto
+ * the thread's list. */
+static void free_small(alc_span_t *s, void *p) {
     if (!starts_object(s, p))
-        alc__fatal_pointer("free(): pointer is not the start of a block", user);
-    if (ALC_UNLIKELY(alc__hardened)) {
-        harden_free_small(s, p, (uint32_t)((((uintptr_t)p - s->start) * s->magic) >> 32), front);
-    } else if (is_link(s, ((const alc_freeobj_t *)p)->link)) {
-        fatal_block("free(): double free", user, s->elemsize);
-    }
-    unsample(s, p, user);
+        alc__fatal_pointer("free(): pointer is not the start of a block", p);
+    if (is_link(s, ((const alc_freeobj_t *)p)->link))
+        fatal_block("free(): double free", p, s->elemsize);
+    unsample(s, p, p);
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the object stays out of use */
     if (s->req)
         track_free(c, s, p);
-    if (ALC_UNLIKELY(alc__quarantine_on())) {
-        quarantine_small(s, p);
-        return;
-    }
     alc__cache_push(c, s->cls, p);
 }
 
-/* free's small side while defences are on, for a block that starts front
- * bytes into its object (every block malloc hands out): free_small's steps
- * with the object's index found once. Others (memalign's blocks, pointers
- * that start no block) take free_small. */
-static void hard_free_small(alc_span_t *s, void *user) {
-    size_t front = alc__front_bytes;
-    char *p = (char *)user - front;
-    uintptr_t off = (uintptr_t)p - s->start;
-    uint32_t idx = (uint32_t)((off * s->magic) >> 32);
-    if (ALC_UNLIKELY((uintptr_t)idx * s->elemsize != off || idx >= s->nelems)) {
-        free_small(s, user);
+/* With defences on, object obj (class cls) of a block handed out, whose
+ * header is w: its canaries checked, zeroed (fill_free, quarantine), then
+ * into the quarantine (its header marked so) or onto the thread's list. */
+static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w) {
+    size_t req = alc__hdr_req(w), usable = alc__class_size[cls];
+    harden_free(obj, req, usable, true, alc__hdr_front(w));
+    BUMP(c->req_freed[cls], req);
+    if (alc__quarantine_on()) {
+        *(uint64_t *)obj = alc__hdr_seal((uintptr_t)obj, (w & (((uint64_t)1 << 48) - 1)) | ALC_HDR_WAITING);
+        quarantine(obj, usable, cls, alc__config.hardening.fill_free, false);
         return;
     }
-    uint32_t w = harden_free_small(s, p, idx, front);
-    bool waits = alc__quarantine_on();
-    if (waits)
-        s->req[idx] = ALC_QUARANTINED;
-    unsample(s, p, user);
+    alc__cache_push(c, cls, obj);
+}
+
+/* free's small side while defences are on, for a block malloc handed out
+ * (alc__front_bytes into its object), found as free_fast finds an object:
+ * through the page-map entry and the class's constants beside the thread's
+ * list, without reading the span; its header says it is handed out. Any
+ * other (memalign's blocks, samples, every misuse): false, for the slow
+ * side, which reads the span and says what is wrong. */
+static bool hard_free(void *user) {
+    alc_cache_t *c = alc__tls_cache;
+    if ((uintptr_t)user >> 48 || !c->is_real)
+        return false;
+    uint64_t info = atomic_load_explicit(&alc__pagemap_entry_any(user)->info, memory_order_acquire);
+    uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;
+    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
+    uintptr_t obj = (uintptr_t)user - alc__front_bytes;
+    if (!starts_at(l, obj + at - (uintptr_t)info))
+        return false;
+    uint64_t w = alc__hdr_read(obj);
+    if (!w || (w & ALC_HDR_WAITING) || alc__hdr_front(w) != alc__front_bytes)
+        return false;
+    hard_free_block(c, (unsigned)(l - c->lists), (void *)obj, w);
+    return true;
+}
+
+/* What is wrong with a free of user, in object obj of small span s, whose
+ * first word is no header (defences on). */
+static _Noreturn void bad_header(const alc_span_t *s, uintptr_t obj, void *user) {
+    uint64_t w = *(const uint64_t *)obj;
+    size_t bytes = obj + s->elemsize - (uintptr_t)user;   /* what the block had of its object */
+    if (w == 0 || tagged((const alc_freeobj_t *)obj))   /* free, or never handed out */
+        fatal_block("free(): double free (or of a block never handed out)", user, bytes);
+    if ((uintptr_t)user - obj == alc__front_bytes)
+        fatal_block(alc__canary_bytes ? "heap underflow: the bytes before the block were overwritten"
+                                      : "free(): the block's header was overwritten (a write before the block)",
+                    user, bytes);
+    alc__fatal_pointer("free(): pointer is not the start of a block", user);
+}
+
+/* free's small side while defences are on, from the span (hard_free's
+ * others): the block's header, or what is wrong. */
+static void hard_free_small(alc_span_t *s, void *user) {
+    uintptr_t obj = object_around(s, user);
+    if (!obj)
+        alc__fatal_pointer("free(): pointer is not the start of a block", user);
+    uint64_t w = alc__hdr_read(obj);
+    if (!w)
+        bad_header(s, obj, user);
+    if (obj + alc__hdr_front(w) != (uintptr_t)user)
+        alc__fatal_pointer("free(): pointer is not the start of a block", user);
+    if (w & ALC_HDR_WAITING)
+        fatal_block(double_free_quarantined, user, usable_of(s, w));
+    unsample(s, (void *)obj, user);
     alc_cache_t *c = alc__cache_real();
-    if (!c)
-        return;   /* out of memory for a cache: the object stays out of use */
-    BUMP(c->req_freed[s->cls], w & ALC_REQ_MASK);
-    if (waits)
-        quarantine(p, s->elemsize, s->cls, alc__config.hardening.fill_free, false);
-    else
-        alc__cache_push(c, s->cls, p);
+    if (c)   /* else out of memory for a cache: the object stays out of use */
+        hard_free_block(c, s->cls, (void *)obj, w);
 }
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
@@ -1171,7 +1204,10 @@ static ALC_NOINLINE void free_slow(void *p, alc_span_t *s) {
         alc__fatal_pointer("free(): pointer not allocated by alloclab", p);
     switch (s->kind) {
     case ALC_SPAN_SMALL:
-        free_small(s, p);
+        if (ALC_UNLIKELY(alc__hardened))
+            hard_free_small(s, p);
+        else
+            free_small(s, p);
         return;
     case ALC_SPAN_TINY:
         free_tiny(s, p);
@@ -1196,15 +1232,15 @@ static uintptr_t block_around(const alc_span_t *s, uintptr_t d, uintptr_t *end) 
         *end = alc__hardened ? start + s->requested : start + block_bytes(s, (void *)start);
         return start;
     }
-    uint32_t idx = (uint32_t)(((d - s->start) * s->magic) >> 32);
-    if (s->kind != ALC_SPAN_SMALL || idx >= s->nelems)
+    uintptr_t obj = s->kind == ALC_SPAN_SMALL ? object_around(s, (const void *)d) : 0;
+    if (!obj)
         return 0;
-    uintptr_t obj = s->start + (uintptr_t)idx * s->elemsize;
     *end = obj + s->elemsize;
-    if (!alc__hardened || !s->req || s->req[idx] == ALC_QUARANTINED)
+    uint64_t w = alc__hardened ? alc__hdr_read(obj) : 0;
+    if (!w || (w & ALC_HDR_WAITING))
         return obj;
-    uintptr_t start = obj + (alc__front_bytes && alc__harden_has_front((void *)obj) ? alc__front_bytes : 0);
-    *end = start + (s->req[idx] & ALC_REQ_MASK);
+    uintptr_t start = obj + alc__hdr_front(w);
+    *end = start + alc__hdr_req(w);
     return start;
 }
 
@@ -1229,6 +1265,8 @@ void alc_check_copy(const void *d, size_t n, unsigned fn) {
 
 /* ---- the rest of the family ------------------------------------------- */
 
+static size_t hard_usable(const alc_span_t *s, const void *p) { return usable_of(s, header_of(s, p)); }
+
 size_t alc_usable_size(const void *p) {
     if (!p)
         return 0;
@@ -1239,8 +1277,10 @@ size_t alc_usable_size(const void *p) {
         return 0;
     if (!s)
         alc__fatal_pointer("malloc_usable_size(): pointer not allocated by alloclab", p);
-    if (ALC_UNLIKELY(alc__canary_bytes) && s->kind != ALC_SPAN_TINY && s->kind != ALC_SPAN_FREE)
-        return requested_of(s, p);   /* the canary follows: not the program's */
+    if (ALC_UNLIKELY(alc__hardened) && s->kind == ALC_SPAN_SMALL)
+        return hard_usable(s, p);
+    if (ALC_UNLIKELY(alc__canary_bytes) && s->kind == ALC_SPAN_LARGE)
+        return s->requested;   /* the canary follows: not the program's */
     switch (s->kind) {
     case ALC_SPAN_SMALL:
         return s->elemsize;
@@ -1294,7 +1334,11 @@ void *alc_realloc(void *p, size_t size) {
     size_t old = alc_usable_size(p);
     alc_span_t *s = alc__pagemap_lookup(p);
     if (ALC_UNLIKELY(alc__hardened) && s) {
-        /* Always moves: the old block's canary is checked as it is freed. */
+        /* Always moves: the old block's canary is checked as it is freed;
+         * a block not handed out, the free says so. */
+        uint64_t w = s->kind == ALC_SPAN_SMALL ? header_of(s, p) : 1;
+        if (!w || (w & ALC_HDR_WAITING))
+            free_internal(p);
         size_t front = front_of(s, p);
         const char *bad = alc__harden_check((char *)p - front, old, block_bytes(s, (char *)p - front), front);
         if (bad)
@@ -1363,16 +1407,20 @@ static bool pow2(size_t x) { return x && !(x & (x - 1)); }
 
 /* An object aligned to align (a power of two) of a class: the smallest
  * whose objects are multiples of it (spans start on page boundaries), else
- * a large span with that alignment. Never a tiny piece. */
+ * a large span with that alignment. Never a tiny piece. With defences on,
+ * the block starts the multiple of align past malloc's blocks' front bytes
+ * into its object (a header fits in 13 bits of it). */
 static void *aligned_any(size_t align, size_t size) {
     size_t requested = size;
     if (size == 0)
         size = 1;
-    if (align <= alc__page_size && size <= alc__max_small - alc__canary_bytes) {
-        for (unsigned cls = alc__size_to_class(size + alc__canary_bytes); cls < alc__nclasses; cls++) {
+    size_t front = (alc__front_bytes + align - 1) & ~(align - 1);
+    if (align <= alc__page_size && front <= alc__max_small && size <= alc__max_small - alc__canary_bytes - front &&
+        front >> 4 <= 0x1fff) {
+        for (unsigned cls = alc__size_to_class(size + alc__canary_bytes + front); cls < alc__nclasses; cls++) {
             if (alc__class_size[cls] % align == 0) {
                 alc_cache_t *c = alc__cache_real();
-                void *p = c ? small_alloc(c, cls, requested, 0) : NULL;
+                void *p = c ? small_alloc(c, cls, requested, front) : NULL;
                 if (!p)
                     break;
                 return p;

@@ -236,6 +236,53 @@ Test(harden, interleaved_double_free_passes_free_without_check_free) {
     unseen_on(none, interleaved_double_free, 64, "free(p), free(q), free(p)");
 }
 
+/* memalign's blocks start further into their objects than malloc's, and
+ * their second free is caught the same way. */
+static void aligned_double_free(void *p) {
+    void *q = alc_malloc(64);
+    alc_free(p);
+    alc_free(q);
+    alc_free(p);
+}
+
+Test(harden, check_free_catches_double_free_of_aligned_blocks) {
+    start_hardened(check_free_on);
+    for (size_t a = 16; a <= 4096; a *= 4) {
+        void *p = NULL;
+        cr_assert_eq(alc_posix_memalign(&p, a, 100), 0);
+        cr_assert(chk_aligned(p, a), "posix_memalign(%zu) gave %p", a, p);
+        misuse_t m = {aligned_double_free, p, alc_usable_size(p)};
+        expect_stopped(&m, "double free");
+    }
+}
+
+/* A pointer into a block, not its start: named so. */
+static void free_inside(void *p) { alc_free((char *)p + 16); }
+
+Test(harden, check_free_catches_a_pointer_inside_a_block) {
+    start_hardened(check_free_on);
+    void *p = alc_malloc(100);
+    char err[1024];
+    int status = chk_run_child(free_inside, p, err, sizeof err);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+                  strstr(err, "alloclab: free(): pointer is not the start of a block"),
+              "stderr: %s", err);
+}
+
+/* Every byte malloc_usable_size reports is the program's: filling them
+ * all, in blocks side by side, harms no other block's bookkeeping. */
+Test(harden, usable_bytes_are_the_programs) {
+    start_hardened(check_free_on);
+    static void *p[3000];
+    for (unsigned i = 0; i < 3000; i++) {
+        p[i] = alc_malloc(1 + i % 700);
+        cr_assert_geq(alc_usable_size(p[i]), 1 + i % 700);
+        memset(p[i], 0xee, alc_usable_size(p[i]));
+    }
+    for (unsigned i = 0; i < 3000; i++)
+        alc_free(p[i]);
+}
+
 /* ---- the config group ------------------------------------------------------ */
 
 #define CFG_HEAD "alloclab: { version = 1; size_classes: { generate: { max_small = 32768; }; }; "
@@ -575,15 +622,17 @@ Test(harden, quarantine_with_fill_free_checks_on_reuse) {
 
 /* ---- frees checked against the tracked word ------------------------------ */
 
-static void free_a_neighbour(void *p) { alc_free((char *)p + 16 * 64); }
+static void free_it(void *p) { alc_free(p); }
 
-/* The object 16 places after the first 64-byte block is one of its span's,
- * never handed out: with sizes tracked its free is caught (glibc: "free():
- * invalid pointer"). */
+/* Where the block 16 places after the second 64-byte block would be (a
+ * fresh span hands its objects out in address order): an object of their
+ * span never handed out, whose free is caught (glibc: "free(): invalid
+ * pointer"). */
 Test(harden, free_of_a_block_never_handed_out) {
     start_hardened(check_free_on);
-    void *p = alc_malloc(64);
-    misuse_t m = {free_a_neighbour, p, 64};
+    char *p = alc_malloc(64), *q = alc_malloc(64);
+    cr_assert_gt(q, p);
+    misuse_t m = {free_it, q + 16 * (q - p), 64};
     char err[1024];
     int status = chk_run_child(m.misuse, m.block, err, sizeof err);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
