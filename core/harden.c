@@ -41,7 +41,7 @@
 
 #include "internal.h"
 
-ALC_INTERNAL bool alc__hardened;
+ALC_INTERNAL bool alc__hardened, alc__harden_blocks;
 ALC_INTERNAL size_t alc__canary_bytes, alc__front_bytes;
 ALC_INTERNAL bool alc__quarantine_ready;
 
@@ -103,6 +103,7 @@ void alc__harden_init(const alc_config_t *cfg) {
      * check_copy none. */
     alc__hardened = h->check_free || h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE ||
                     h->quarantine || h->cxx_delete;
+    alc__harden_blocks = h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE || h->quarantine;
     if (h->zero_size && !zero_lo)
         zero_region_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;

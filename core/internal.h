@@ -441,6 +441,7 @@ ALC_INLINE size_t alc__hdr_req(uint64_t w) { return (uint32_t)w; }
 ALC_INLINE unsigned alc__hdr_kind(uint64_t w) { return (unsigned)(w >> 32) & 3; }
 ALC_INLINE size_t alc__hdr_front(uint64_t w) { return (size_t)((w >> ALC_HDR_FRONT_SHIFT) & 0x1fff) << 4; }
 extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call takes the slow side */
+extern ALC_INTERNAL bool alc__harden_blocks;    /* and one that writes or reads the blocks' bytes */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
 extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it: malloc's blocks start that far in (a header, the canary) */
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);

@@ -482,7 +482,7 @@ ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t fro
     alc_freeobj_t *p = take_object(c, cls);
     if (!p)
         return NULL;
-    const char *bad = alc__harden_alloc(p, size, alc__class_size[cls], true, front);
+    const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, front) : NULL;
     if (bad)
         fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
     *(uint64_t *)p = alc__hdr_make((uintptr_t)p, size, new_kind, front);
@@ -1131,7 +1131,8 @@ static void free_small(alc_span_t *s, void *p) {
  * into the quarantine (its header marked so) or onto the thread's list. */
 static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w) {
     size_t req = alc__hdr_req(w), usable = alc__class_size[cls];
-    harden_free(obj, req, usable, true, alc__hdr_front(w));
+    if (alc__harden_blocks)
+        harden_free(obj, req, usable, true, alc__hdr_front(w));
     BUMP(c->req_freed[cls], req);
     if (alc__quarantine_on()) {
         *(uint64_t *)obj = alc__hdr_seal((uintptr_t)obj, (w & (((uint64_t)1 << 48) - 1)) | ALC_HDR_WAITING);
