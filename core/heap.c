@@ -43,14 +43,14 @@ static struct {
     alc_span_t *held;                  /* freed, not yet reusable: alc__heap_free_later */
 } H = {.lock = ALC_LOCK_INIT};
 
-static void free_locked(alc_span_t *s);
+static void free_locked(alc_span_t *s, bool sealed);
 
 /* The span held back, freed now (lock held). */
 static void free_held(void) {
     alc_span_t *s = H.held;
     H.held = NULL;
     if (s)
-        free_locked(s);
+        free_locked(s, false);
 }
 
 /* The page source and release policies, fixed at start-up. */
@@ -575,7 +575,7 @@ static __thread uint32_t idle_credit_ms;
 
 void alc__heap_idle_credit(uint32_t ms) { idle_credit_ms = ms; }
 
-static void free_locked(alc_span_t *s) {
+static void free_locked(alc_span_t *s, bool sealed) {
     if (s->kind == ALC_SPAN_LARGE)
         clear_ends(s);
     else
@@ -586,7 +586,8 @@ static void free_locked(alc_span_t *s) {
     s->freed_ms = now - idle_credit_ms;
     H.young = H.young && idle_credit_ms == 0;   /* an older span than the last walk saw */
     s->kind = ALC_SPAN_FREE;
-    seal(s->start, s->npages);
+    if (!sealed)
+        seal(s->start, s->npages);
     H.spans_in_use--;
     H.activity++;
     size_t freed = s->npages;
@@ -597,7 +598,13 @@ static void free_locked(alc_span_t *s) {
 
 void alc__heap_free(alc_span_t *s) {
     alc_lock(&H.lock);
-    free_locked(s);
+    free_locked(s, false);
+    alc_unlock(&H.lock);
+}
+
+void alc__heap_free_sealed(alc_span_t *s) {
+    alc_lock(&H.lock);
+    free_locked(s, alc__config.hardening.seal_free);
     alc_unlock(&H.lock);
 }
 

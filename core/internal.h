@@ -73,6 +73,13 @@ ALC_INTERNAL void alc__sizeclass_all_slow(void);
 ALC_INTERNAL int alc__generate(alc_config_t *cfg, uint32_t page_size, uint32_t max_small,
                                double max_waste, const alc_policy_ref_t *span, alc_error_t *err);
 ALC_INTERNAL unsigned alc__size_to_class(size_t size);  /* size <= alc__max_small */
+/* The same, inline: the class tables as the slow sides see them. */
+extern ALC_INTERNAL uint8_t alc__real8[], alc__real128[];
+ALC_INLINE unsigned alc__class_of(size_t size) {
+    if (size <= ALC_SMALL_MAX - 8)
+        return alc__real8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
+    return alc__real128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
+}
 ALC_INTERNAL uint32_t alc__div_magic(uint32_t size);
 ALC_INTERNAL int alc__validate(const alc_config_t *cfg, alc_error_t *err, int *bad);
 ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
@@ -169,6 +176,9 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * alc__pagemap_set_class), cls is unused for the others. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
+/* The same for a span whose pages are all mapped with no access: seal_free
+ * then leaves them so (no second mprotect). */
+ALC_INTERNAL void alc__heap_free_sealed(alc_span_t *s);
 /* The page source's alias and unalias (meshing): whether it has them;
  * alias shows owner's pages at span a's addresses; unalias gives a its
  * own (zero) pages again. 0 or a negative errno. */

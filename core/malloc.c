@@ -221,6 +221,10 @@ static int mesh_start(const alc_config_t *cfg, alc_error_t *err) {
     return 0;
 }
 
+/* With defences on, the largest request of a small class: its header and
+ * canaries fit (start-up sets it). */
+static size_t hard_max;
+
 static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     alc_error_t e;
     if (alc_config_validate(cfg, &e) < 0) {
@@ -256,6 +260,7 @@ static int start_locked(const alc_config_t *cfg, alc_error_t *err) {
     if (alc__profile_init(cfg, err) < 0)
         return -EINVAL;
     alc__sizeclass_install(cfg);
+    hard_max = alc__hardened ? alc__max_small - alc__canary_bytes - alc__front_bytes : 0;
     if (getrandom(&alc__secret, sizeof alc__secret, GRND_NONBLOCK) != sizeof alc__secret)
         alc__secret = (uintptr_t)&alc__secret * 0x9e3779b97f4a7c15u ^ (uintptr_t)getpid();
     alc__secret = (alc__secret & (((uintptr_t)1 << 48) - 1)) | ALC_SECRET_TAG;
@@ -475,11 +480,41 @@ ALC_INLINE alc_freeobj_t *take_object(alc_cache_t *c, unsigned cls) {
     return p;
 }
 
+/* The thread's lists while defences are on: every free takes the slow
+ * side (c->slow_frees), so a list keeps no room and its cap is its count
+ * (alc__list_hold). Pop and push on that footing, the pop checked as
+ * pop_inline checks. */
+ALC_INLINE alc_freeobj_t *hard_pop(alc_cache_t *c, unsigned cls) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
+    if (ALC_UNLIKELY(n == 0))
+        return take_object(c, cls);
+    alc_freeobj_t *p = alc__list_head(l);
+    if (ALC_UNLIKELY(!tagged(p)))
+        list_corrupt(p);
+    alc__list_set_head(l, alc__link(p));
+    __atomic_store_n(&l->cap, n - 1, __ATOMIC_RELAXED);
+    p->link = 0;
+    return p;
+}
+
+ALC_INLINE void hard_push(alc_cache_t *c, unsigned cls, void *p) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
+    if (ALC_UNLIKELY(n >= c->limit[cls])) {
+        alc__cache_push(c, cls, p);   /* a flush first */
+        return;
+    }
+    alc__set_link(p, alc__list_head(l));
+    alc__list_set_head(l, p);
+    __atomic_store_n(&l->cap, n + 1, __ATOMIC_RELAXED);
+}
+
 /* An object of class cls for a block of size bytes, front bytes into it,
- * while defences are on: taken as take_object takes it, then the
- * defences' checks, fills and canaries, and last its header. */
+ * while defences are on: off the thread's list, then the defences'
+ * checks, fills and canaries, and last its header. */
 ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
-    alc_freeobj_t *p = take_object(c, cls);
+    alc_freeobj_t *p = hard_pop(c, cls);
     if (!p)
         return NULL;
     const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, front) : NULL;
@@ -512,7 +547,7 @@ static ALC_NOINLINE void *hard_small_alloc(size_t size) {
         return NULL;
     }
     size_t front = alc__front_bytes;
-    return hard_take(c, alc__size_to_class(size + alc__canary_bytes + front + (size == 0)), size, front);
+    return hard_take(c, alc__class_of(size + alc__canary_bytes + front + (size == 0)), size, front);
 }
 
 /* Pages of a large block of size bytes (at most 2^46). */
@@ -628,10 +663,21 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
 }
 
 
+/* With defences on, where every malloc comes: a small block of a thread
+ * with a cache, this allocation no sample, straight to hard_take; the
+ * rest (malloc(0) too, for zero_size), to malloc_slow. */
+ALC_INLINE void *hard_malloc(size_t size) {
+    alc_cache_t *c = alc__tls_cache;
+    size_t front = alc__front_bytes;
+    if (ALC_LIKELY(c->is_real && alc__tls.sample_left >= 0 && size - 1 < hard_max))
+        return hard_take(c, alc__class_of(size + alc__canary_bytes + front), size, front);
+    return malloc_slow(size);
+}
+
 /* The public entry's slow side records the call when the drop-in library
  * traces (it then sends every call here: see alc__trace_begin). */
 static ALC_NOINLINE void *malloc_slow_public(size_t size) {
-    void *p = malloc_slow(size);
+    void *p = ALC_UNLIKELY(alc__hardened) ? hard_malloc(size) : malloc_slow(size);
     alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
     if (ALC_UNLIKELY(hook != NULL))
         hook(ALC_TRACE_MALLOC, size, p, 0);
@@ -810,6 +856,8 @@ static ALC_NOINLINE void free_other_public(void *p, size_t n) {
     alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
     if (ALC_UNLIKELY(hook != NULL))
         hook(ALC_TRACE_FREE, 0, p, 0);
+    else if (ALC_UNLIKELY(alc__hardened) && hard_free(p))
+        return;
     free_other(p, n);
 }
 
@@ -1092,6 +1140,15 @@ static void large_release(alc_span_t *s, bool later) {
 static void release_block(alc_qent_t e) {
     if (e.cls == ALC_QLARGE) {   /* out of quarantine: unsealed */
         alc_span_t *s = alc__pagemap_lookup(e.p);
+        if (e.sealed && alc__config.hardening.seal_free) {
+            /* No access to any of its pages (its guard page too): free
+             * pages as seal_free keeps them, without opening them first. */
+            s->tiny_shift = 0;
+            s->elemsize = 0;
+            alc__heap_free_sealed(s);
+            alc__scavenger_poke();
+            return;
+        }
         mprotect((void *)s->start, (s->npages - s->tiny_shift) << alc__page_shift, PROT_READ | PROT_WRITE);
         large_release(s, false);
         return;
@@ -1139,7 +1196,7 @@ static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w)
         quarantine(obj, usable, cls, alc__config.hardening.fill_free, false);
         return;
     }
-    alc__cache_push(c, cls, obj);
+    hard_push(c, cls, obj);
 }
 
 /* free's small side while defences are on, for a block malloc handed out

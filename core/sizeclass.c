@@ -11,8 +11,10 @@
 ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 /* The real lookups; the two above are what the fast path reads. */
-static uint8_t real8[ALC_CLASS8_N];
-static uint8_t real128[ALC_CLASS128_N];
+ALC_INTERNAL uint8_t alc__real8[ALC_CLASS8_N];
+ALC_INTERNAL uint8_t alc__real128[ALC_CLASS128_N];
+#define real8 alc__real8
+#define real128 alc__real128
 ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
@@ -348,8 +350,4 @@ void alc__sizeclass_all_slow(void) {
     memset(alc__class128, ALC_EMPTY_LIST, sizeof alc__class128);
 }
 
-unsigned alc__size_to_class(size_t size) {
-    if (size <= ALC_SMALL_MAX - 8)
-        return real8[(size + ALC_SMALL_DIV - 1) / ALC_SMALL_DIV];
-    return real128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
-}
+unsigned alc__size_to_class(size_t size) { return alc__class_of(size); }

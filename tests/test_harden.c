@@ -713,9 +713,11 @@ Test(harden, quarantined_large_block_faults_on_use_after_free) {
     expect_fault(write_byte, p, "a write to a freed large block in quarantine");
 }
 
-/* Pushed out of the quarantine, its pages are usable again. */
-Test(harden, large_block_out_of_quarantine_is_reused) {
-    start_hardened((alc_hardening_t){.quarantine = 1 << 20, .canary = 1});
+/* Pushed out of the quarantine, its pages are usable again: opened, or
+ * with seal_free (and guard pages) kept sealed as free pages, opened when
+ * a span takes them. */
+static void large_blocks_out_of_quarantine_are_reused(alc_hardening_t h) {
+    start_hardened(h);
     for (int i = 0; i < 40; i++) {
         char *p = alc_malloc(300000);
         cr_assert_not_null(p);
@@ -729,6 +731,15 @@ Test(harden, large_block_out_of_quarantine_is_reused) {
     char *q = alc_malloc(300000);
     memset(q, 7, 300000);
     alc_free(q);
+}
+
+Test(harden, large_block_out_of_quarantine_is_reused) {
+    large_blocks_out_of_quarantine_are_reused((alc_hardening_t){.quarantine = 1 << 20, .canary = 1});
+}
+
+Test(harden, large_block_out_of_quarantine_is_reused_sealed) {
+    large_blocks_out_of_quarantine_are_reused(
+        (alc_hardening_t){.quarantine = 1 << 20, .canary = 1, .seal_free = 1, .guard_pages = 1});
 }
 
 /* ---- seal_free: the heap's free pages inaccessible ------------------------ */
