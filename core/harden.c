@@ -11,8 +11,8 @@
  *                32 more, a class up or a page more) hold a value drawn
  *                from the process's secret and the block's address, so an
  *                overflow by one byte or by 32 changes it; so do the 32
- *                bytes before it (underflows), between a small block's
- *                header and its first byte; checked when the block
+ *                bytes before it (underflows; a small block's header is
+ *                the first 8 of them, as sure to change); checked when the block
  *                is freed or reallocated, and malloc_usable_size says what
  *                was asked for, so that no program writes there by right.
  *   fill_free    a freed small block is zeroed (but its first word, the
@@ -159,8 +159,10 @@ ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
  * ones that end against a guard page). */
 ALC_INLINE void canary_write(unsigned char *b, size_t req, size_t end, uint64_t v) {
     _Static_assert(ALC_CANARY_BYTES == 32, "four words");
-    if (end - req == ALC_CANARY_BYTES) {
-        memcpy(b + req, &v, 8), memcpy(b + req + 8, &v, 8), memcpy(b + req + 16, &v, 8), memcpy(b + req + 24, &v, 8);
+    if (end - req == ALC_CANARY_BYTES || end - req == ALC_CANARY_BYTES - 8) {   /* after, or before past a header */
+        memcpy(b + req, &v, 8), memcpy(b + req + 8, &v, 8), memcpy(b + req + 16, &v, 8);
+        if (end - req == ALC_CANARY_BYTES)
+            memcpy(b + req + 24, &v, 8);
         return;
     }
     for (size_t i = req; i < end; i += sizeof v)
@@ -169,9 +171,10 @@ ALC_INLINE void canary_write(unsigned char *b, size_t req, size_t end, uint64_t 
 
 ALC_INLINE bool canary_intact(const unsigned char *b, size_t req, size_t end, uint64_t v) {
     uint64_t diff = 0;
-    if (end - req == ALC_CANARY_BYTES)
-        return ((load64(b + req) ^ v) | (load64(b + req + 8) ^ v) | (load64(b + req + 16) ^ v) |
-                (load64(b + req + 24) ^ v)) == 0;
+    if (end - req == ALC_CANARY_BYTES || end - req == ALC_CANARY_BYTES - 8) {
+        diff = (load64(b + req) ^ v) | (load64(b + req + 8) ^ v) | (load64(b + req + 16) ^ v);
+        return (end - req == ALC_CANARY_BYTES ? diff | (load64(b + req + 24) ^ v) : diff) == 0;
+    }
     for (size_t i = req; i < end; i += sizeof v) {
         size_t k = end - i < sizeof v ? end - i : sizeof v;
         uint64_t seen = 0, want = 0;
@@ -187,10 +190,14 @@ ALC_INLINE size_t canary_end(size_t req, size_t usable) {
     return usable - req > ALC_CANARY_BYTES ? req + ALC_CANARY_BYTES : usable;
 }
 
-/* Where the canary before a block starts: ALC_CANARY_BYTES before it, past
- * a small block's header (a large block ending against a guard page may
- * have less room). */
-ALC_INLINE size_t front_canary(size_t front) { return front > ALC_CANARY_BYTES ? front - ALC_CANARY_BYTES : 0; }
+/* Where the canary before a block starts: ALC_CANARY_BYTES before it, or
+ * nearer, past a small block's header word (a large block ending against a
+ * guard page may have less room). An underflow past the canary reaches the
+ * header, which then reads as none: free calls that an underflow too. */
+ALC_INLINE size_t front_canary(size_t front, bool small) {
+    size_t from = front > ALC_CANARY_BYTES ? front - ALC_CANARY_BYTES : 0, hdr = small ? sizeof(uint64_t) : 0;
+    return from > hdr ? from : hdr;
+}
 
 size_t alc__harden_used(size_t front, size_t req, size_t usable) {
     return front + canary_end(req, usable - front);
@@ -207,17 +214,26 @@ const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, si
         memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);
     if (h->canary) {
         uint64_t v = canary_for(b);
-        canary_write(b, front_canary(front), front, v);
+        canary_write(b, front_canary(front, small), front, v);
         canary_write(b, front + req, alc__harden_used(front, req, usable), v);
     }
     return NULL;
 }
 
-const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t front) {
+size_t alc__harden_find_req(const void *p, size_t usable, size_t front) {
+    const unsigned char *b = p;
+    uint64_t v = canary_for(b);
+    for (size_t req = 0; alc__canary_bytes && front + req + ALC_CANARY_BYTES <= usable; req++)
+        if (canary_intact(b, front + req, front + req + ALC_CANARY_BYTES, v))
+            return req;
+    return SIZE_MAX;
+}
+
+const char *alc__harden_check(const void *p, size_t req, size_t usable, bool small, size_t front) {
     if (!alc__config.hardening.canary)
         return NULL;
     uint64_t v = canary_for(p);
-    if (!canary_intact(p, front_canary(front), front, v))
+    if (!canary_intact(p, front_canary(front, small), front, v))
         return "heap underflow: the bytes before the block were overwritten";
     if (!canary_intact(p, front + req, alc__harden_used(front, req, usable), v))
         return "heap overflow: the bytes after the block were overwritten";
@@ -225,7 +241,7 @@ const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t f
 }
 
 const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front) {
-    const char *bad = alc__harden_check(p, req, usable, front);
+    const char *bad = alc__harden_check(p, req, usable, small, front);
     if (bad)
         return bad;
     if (alc__config.hardening.fill_free || Q.limit)

@@ -410,7 +410,7 @@ ALC_INTERNAL const char *alc__policy_param_name(const char *msg, char *out, size
 /* ---- harden.c: the hardening group's defences, on the slow sides ---- */
 #define ALC_CANARY_BYTES 32
 #define ALC_HDR_BYTES 16     /* a small block's header room: 16-byte alignment kept */
-#define ALC_FRONT_BYTES (ALC_HDR_BYTES + ALC_CANARY_BYTES)   /* the header, then the canary before the block */
+#define ALC_FRONT_BYTES ALC_CANARY_BYTES   /* the header's word, then the canary before the block */
 /* What made a block: hardening.cxx_delete's check. */
 enum { ALC_KIND_MALLOC, ALC_KIND_NEW, ALC_KIND_NEW_ARRAY };
 /* stats.track_requested without defences: a small span's table of words,
@@ -460,7 +460,10 @@ ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
  * in the object), or NULL. A block handed out: */
 ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front);
 /* Its canaries intact (realloc)? */
-ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable, size_t front);
+ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable, bool small, size_t front);
+/* The request of a block whose header is lost, found from where its
+ * canary after it starts (SIZE_MAX: no canary found). */
+ALC_INTERNAL size_t alc__harden_find_req(const void *p, size_t usable, size_t front);
 /* The bytes of an object a block's canaries reach: what a free zeroes. */
 ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
 /* The quarantine (hardening.quarantine bytes): on? Puts a freed, zeroed

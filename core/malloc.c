@@ -1076,7 +1076,7 @@ static void harden_free_large(alc_span_t *s, void *p, size_t front) {
         harden_free(b, s->requested, block_bytes(s, b), false, front);
         return;
     }
-    const char *bad = alc__harden_check(b, s->requested, block_bytes(s, b), front);
+    const char *bad = alc__harden_check(b, s->requested, block_bytes(s, b), false, front);
     if (bad)
         fatal_block(bad, p, s->requested);
 }
@@ -1227,6 +1227,8 @@ static bool hard_free(void *user) {
 static _Noreturn void bad_header(const alc_span_t *s, uintptr_t obj, void *user) {
     uint64_t w = *(const uint64_t *)obj;
     size_t bytes = obj + s->elemsize - (uintptr_t)user;   /* what the block had of its object */
+    size_t req = alc__harden_find_req((void *)obj, s->elemsize, (uintptr_t)user - obj);
+    bytes = req != SIZE_MAX ? req : bytes;   /* or what it asked for, the canary after it says */
     if (w == 0 || tagged((const alc_freeobj_t *)obj))   /* free, or never handed out */
         fatal_block("free(): double free (or of a block never handed out)", user, bytes);
     if ((uintptr_t)user - obj == alc__front_bytes)
@@ -1398,7 +1400,8 @@ void *alc_realloc(void *p, size_t size) {
         if (!w || (w & ALC_HDR_WAITING))
             free_internal(p);
         size_t front = front_of(s, p);
-        const char *bad = alc__harden_check((char *)p - front, old, block_bytes(s, (char *)p - front), front);
+        const char *bad = alc__harden_check((char *)p - front, old, block_bytes(s, (char *)p - front),
+                                            s->kind == ALC_SPAN_SMALL, front);
         if (bad)
             fatal_block(bad, p, old);
         s = NULL;
