@@ -203,12 +203,13 @@ size_t alc__harden_used(size_t front, size_t req, size_t usable) {
     return front + canary_end(req, usable - front);
 }
 
-const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front) {
+const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, bool zero, size_t front) {
     const alc_hardening_t *h = &alc__config.hardening;
     unsigned char *b = p;
     /* The link (the first word) was zeroed when the block left its list. */
-    bool zeroed = h->fill_free && small;   /* and its link cleared: checked here */
-    if (zeroed && !filled(b, sizeof(uintptr_t), usable))
+    bool checked = h->fill_free && small;   /* and its link cleared: checked here */
+    bool zeroed = checked || zero;
+    if (checked && !filled(b, sizeof(uintptr_t), usable))
         return "write after free: a freed block was written to before it was handed out again";
     if (h->fill_malloc == ALC_FILL_PATTERN || (h->fill_malloc == ALC_FILL_ZERO && !zeroed))
         memset(b + front, h->fill_malloc == ALC_FILL_ZERO ? 0 : MALLOC_BYTE, req);

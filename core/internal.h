@@ -457,8 +457,8 @@ extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it: malloc's block
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
 /* Each returns what is wrong with the block whose object starts at p (the
  * program's bytes start front bytes in: req bytes asked for, usable bytes
- * in the object), or NULL. A block handed out: */
-ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, size_t front);
+ * in the object), or NULL. A block handed out (zero: its bytes read as zero): */
+ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, bool zero, size_t front);
 /* Its canaries intact (realloc)? */
 ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable, bool small, size_t front);
 /* The request of a block whose header is lost, found from where its

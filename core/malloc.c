@@ -517,7 +517,7 @@ ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t fro
     alc_freeobj_t *p = hard_pop(c, cls);
     if (!p)
         return NULL;
-    const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, front) : NULL;
+    const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, false, front) : NULL;
     if (bad)
         fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
     *(uint64_t *)p = alc__hdr_make((uintptr_t)p, size, new_kind, front);
@@ -606,9 +606,13 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     atomic_fetch_add_explicit(&large_bytes, npages << alc__page_shift, RELAXED);
     atomic_fetch_add_explicit(&large_requested, requested, RELAXED);
     if (ALC_UNLIKELY(alc__hardened)) {
-        alc__harden_alloc((void *)s->start, requested, block_bytes(s, (void *)s->start), false, front);
-        if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN || front)
+        /* Pages that read as zero need no zeroing (fill_malloc), and stay so
+         * for calloc but for a pattern: canaries fall outside the block. */
+        alc__harden_alloc((void *)s->start, requested, block_bytes(s, (void *)s->start), false, s->zero, front);
+        if (alc__config.hardening.fill_malloc == ALC_FILL_PATTERN)
             s->zero = 0;   /* calloc must clear it */
+        else if (alc__config.hardening.fill_malloc == ALC_FILL_ZERO)
+            s->zero = 1;
     }
     return (void *)(s->start + front);
 }

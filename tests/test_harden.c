@@ -218,6 +218,20 @@ Test(harden, fill_malloc_pattern) { expect_malloc_fill(ALC_FILL_PATTERN, 0xa5); 
 
 Test(harden, fill_malloc_zero) { expect_malloc_fill(ALC_FILL_ZERO, 0); }
 
+/* Fresh pages read as zero already: zeroing a new large block would only
+ * make them resident. A 64 MiB block of fresh pages stays out of memory,
+ * and calloc of one does too. */
+Test(harden, fill_malloc_zero_leaves_fresh_pages_alone) {
+    start_hardened((alc_hardening_t){.fill_malloc = ALC_FILL_ZERO, .canary = 1});
+    size_t before = chk_rss_bytes();
+    unsigned char *p = alc_malloc(64 << 20), *q = alc_calloc(1, 64 << 20);
+    cr_assert(p && q);
+    cr_assert_lt(chk_rss_bytes(), before + (16 << 20), "RSS grew from %zu to %zu", before, chk_rss_bytes());
+    cr_assert_eq(chk_first_not(p + (32 << 20), 4096, 0), 4096);
+    alc_free(q);
+    alc_free(p);
+}
+
 /* ---- check_free: a double free with others between ------------------------- */
 
 static void interleaved_double_free(void *p) {
