@@ -341,6 +341,7 @@ unsigned alc__quarantine_put(alc_cache_t *c, qent_t e, qent_t *out) {
         out[n++] = ring_out(r);
     r->e[(r->head + r->n) & r->mask] = e;
     r->n++;
+    r->recheck = !e.sealed;
     r->bytes += e.bytes;
     while (r->bytes > Q.limit && n < ALC_QOUT - ORPHANS_A_PUT)
         out[n++] = ring_out(r);
@@ -349,6 +350,25 @@ unsigned alc__quarantine_put(alc_cache_t *c, qent_t e, qent_t *out) {
     if (ALC_UNLIKELY(atomic_load_explicit(&Q.orphan_n, memory_order_relaxed)))
         n += orphans_out(out + n, ORPHANS_A_PUT);
     return n;
+}
+
+void alc__quarantine_recheck_newest(alc_qring_t *r) {
+    r->recheck = 0;
+    if (!r->n)
+        return;
+    const qent_t *e = &r->e[(r->head + r->n - 1) & r->mask];
+    const unsigned char *p = e->p;
+    size_t from = e->cls == ALC_QLARGE ? 0 : sizeof(uint64_t);   /* past a small block's header */
+    _Static_assert(ALC_RECHECK_BYTES == 64, "the words after the header: seven loads");
+    if (from && e->bytes >= ALC_RECHECK_BYTES) {   /* the common case */
+        if (load64(p + 8) | load64(p + 16) | load64(p + 24) | load64(p + 32) | load64(p + 40) | load64(p + 48) |
+            load64(p + 56))
+            written_in_quarantine(e);
+        return;
+    }
+    size_t to = e->bytes < ALC_RECHECK_BYTES ? e->bytes : ALC_RECHECK_BYTES;
+    if (!e->sealed && from < to && !filled(p, from, to))
+        written_in_quarantine(e);
 }
 
 alc_qent_t alc__quarantine_take(alc_cache_t *c) {

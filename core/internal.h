@@ -475,6 +475,17 @@ ALC_INTERNAL size_t alc__harden_used(size_t front, size_t req, size_t usable);
 extern ALC_INTERNAL bool alc__quarantine_ready;   /* it is on (harden.c) */
 ALC_INLINE bool alc__quarantine_on(void) { return alc__quarantine_ready; }
 ALC_INTERNAL unsigned alc__quarantine_put(alc_cache_t *c, alc_qent_t e, alc_qent_t *out);
+/* The block the thread put in quarantine last, unless looked at since:
+ * its first ALC_RECHECK_BYTES checked still zero, so that a write just
+ * after a free is caught at the thread's next malloc, before the program
+ * goes far on. */
+#define ALC_RECHECK_BYTES 64
+ALC_INTERNAL void alc__quarantine_recheck_newest(alc_qring_t *r);
+ALC_INLINE void alc__quarantine_recheck(alc_cache_t *c) {
+    alc_qring_t *r = c->qring;
+    if (r && r->recheck)
+        alc__quarantine_recheck_newest(r);
+}
 /* The oldest block of c's FIFO, else of the shared one, checked; p NULL: both empty. */
 ALC_INTERNAL alc_qent_t alc__quarantine_take(alc_cache_t *c);
 /* A thread's exit: its blocks join the shared FIFO, nothing leaves (cache.c). */

@@ -511,9 +511,12 @@ ALC_INLINE void hard_push(alc_cache_t *c, unsigned cls, void *p) {
 }
 
 /* An object of class cls for a block of size bytes, front bytes into it,
- * while defences are on: off the thread's list, then the defences'
- * checks, fills and canaries, and last its header. */
+ * while defences are on (the block the thread quarantined last looked at
+ * again first): off the thread's list, then the defences' checks, fills
+ * and canaries, and last its header. */
 ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+    if (alc__quarantine_on())
+        alc__quarantine_recheck(c);
     alc_freeobj_t *p = hard_pop(c, cls);
     if (!p)
         return NULL;

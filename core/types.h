@@ -167,6 +167,7 @@ _Static_assert(sizeof(alc_qent_t) == 16, "ring slots are 16 bytes");
 /* A thread's quarantine FIFO (harden.c): a ring of slots, oldest at head. */
 typedef struct alc_qring {
     uint32_t head, n, mask;   /* mask + 1 slots, kept while the ring is spare */
+    uint32_t recheck;         /* the newest block not looked at since it came in */
     uint64_t bytes;
     struct alc_qring *next;   /* in the shared FIFO of exited threads' rings, or the spare ones */
     alc_qent_t e[];

@@ -365,10 +365,23 @@ Test(harden, quarantine_catches_double_free_at_the_free) {
     stopped_on(quarantine_on, double_free_in_quarantine, 64, "double free (the block waits in quarantine)");
 }
 
-/* A write to a waiting block, then enough frees to push it out. */
+/* A write just after a free: caught at the next malloc, which looks at
+ * the newest waiting block's first bytes again. */
+static void write_then_malloc(void *p) {
+    alc_free(p);
+    ((char *)p)[0] = 'w';
+    (void)alc_malloc(16);
+}
+
+Test(harden, quarantine_catches_a_write_just_after_free_at_the_next_malloc) {
+    stopped_on(quarantine_on, write_then_malloc, 64, "write after free: a block in quarantine was written to");
+}
+
+/* A write to a waiting block past the bytes looked at again (its object's
+ * first 64), then enough frees to push it out. */
 static void write_then_evict(void *p) {
     alc_free(p);
-    ((char *)p)[10] = 'w';
+    ((char *)p)[60] = 'w';
     for (int i = 0; i < 40000; i++)
         alc_free(alc_malloc(64));
 }
