@@ -416,7 +416,9 @@ ALC_INLINE void track_free(alc_cache_t *c, alc_span_t *s, const void *p) {
 }
 
 static ALC_NOINLINE void *malloc_slow(size_t size);
+#ifdef ALC_DROPIN
 static size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind);
+#endif
 
 /* A free list whose next link is no link: stop before following it. */
 static ALC_NOINLINE _Noreturn void list_corrupt(const void *p) {
@@ -845,9 +847,9 @@ static void free_tiny(alc_span_t *s, void *p) {
         alc__fatal_pointer(bad, p);
 }
 
-/* A free that is not a push on the thread's list: tiny, or free_slow. */
-static ALC_NOINLINE void free_other(void *p, size_t n) {
-    (void)n;
+/* A free that is not a push on the thread's list: a block malloc handed
+ * out while defences are on, else tiny, else free_slow. */
+ALC_INLINE void free_other_any(void *p) {
     if (ALC_UNLIKELY(alc__hardened) && hard_free(p))
         return;
     alc_span_t *s = alc__pagemap_lookup(p);
@@ -858,14 +860,18 @@ static ALC_NOINLINE void free_other(void *p, size_t n) {
     free_slow(p, s);
 }
 
+static ALC_NOINLINE void free_other(void *p, size_t n) {
+    (void)n;
+    free_other_any(p);
+}
+
 /* The public entry's: records the call first when the drop-in library traces. */
 static ALC_NOINLINE void free_other_public(void *p, size_t n) {
     alc_trace_hook_t hook = atomic_load_explicit(&alc__trace_hook, memory_order_acquire);
+    (void)n;
     if (ALC_UNLIKELY(hook != NULL))
         hook(ALC_TRACE_FREE, 0, p, 0);
-    else if (ALC_UNLIKELY(alc__hardened) && hard_free(p))
-        return;
-    free_other(p, n);
+    free_other_any(p);
 }
 
 void alc_free(void *p) { free_fast(p, 0, free_other_public); }
@@ -1026,12 +1032,13 @@ static size_t front_of(const alc_span_t *s, const void *p) {
     return w ? alc__hdr_front(w) : alc__front_bytes;
 }
 
+#ifdef ALC_DROPIN
 /* The bytes the program asked for of the block at p (in span s): the
  * header's (small blocks while defences are on), the table's (tracking
  * without them), kept for large ones; and (kind) what made it: malloc, new
  * or new[] (ALC_KIND_*). SIZE_MAX: a small block neither handed out nor
  * waiting, as far as the defences see (the free says what is wrong). */
-static __attribute__((unused)) size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind) {
+static size_t requested_kind(const alc_span_t *s, const void *p, unsigned *kind) {
     *kind = ALC_KIND_MALLOC;
     if (s->kind == ALC_SPAN_LARGE) {
         *kind = s->cls;
@@ -1048,6 +1055,7 @@ static __attribute__((unused)) size_t requested_kind(const alc_span_t *s, const 
     *kind = w >> ALC_REQ_KIND_SHIFT;
     return w & ALC_REQ_MASK;
 }
+#endif
 
 #define QUARANTINED_LARGE SIZE_MAX   /* a large block's requested size while in quarantine */
 static const char double_free_quarantined[] = "free(): double free (the block waits in quarantine)";
@@ -1165,10 +1173,9 @@ static void release_block(alc_qent_t e) {
         alc__cache_push(c, e.cls, e.p);
 }
 
-/* The profiler forgets block user (object p, of small span s) if it was a
- * sample: a sampled block's frame has no class in the page map (profile.c). */
-ALC_INLINE void unsample(alc_span_t *s, const void *p, void *user) {
-    (void)p;
+/* The profiler forgets block user (of small span s) if it was a sample: a
+ * sampled block's frame has no class in the page map (profile.c). */
+ALC_INLINE void unsample(alc_span_t *s, void *user) {
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
         !atomic_load_explicit(&alc__pagemap_entry_any(user)->info, RELAXED))
         alc__profile_forget(s, user);
@@ -1181,7 +1188,7 @@ static void free_small(alc_span_t *s, void *p) {
         alc__fatal_pointer("free(): pointer is not the start of a block", p);
     if (is_link(s, ((const alc_freeobj_t *)p)->link))
         fatal_block("free(): double free", p, s->elemsize);
-    unsample(s, p, p);
+    unsample(s, p);
     alc_cache_t *c = alc__cache_real();
     if (!c)
         return;   /* out of memory for a cache: the object stays out of use */
@@ -1258,7 +1265,7 @@ static void hard_free_small(alc_span_t *s, void *user) {
         alc__fatal_pointer("free(): pointer is not the start of a block", user);
     if (w & ALC_HDR_WAITING)
         fatal_block(double_free_quarantined, user, usable_of(s, w));
-    unsample(s, (void *)obj, user);
+    unsample(s, user);
     alc_cache_t *c = alc__cache_real();
     if (c)   /* else out of memory for a cache: the object stays out of use */
         hard_free_block(c, s->cls, (void *)obj, w);
