@@ -155,8 +155,9 @@ ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
 }
 
 /* The canary's bytes [req, end) of block b: its value, word after word
- * (four unaligned stores when it is whole, as in every block but large
- * ones that end against a guard page). */
+ * (four unaligned stores for the canary after a block, three for the one
+ * before a small block, past its header; a large block that ends against a
+ * guard page may have less). */
 ALC_INLINE void canary_write(unsigned char *b, size_t req, size_t end, uint64_t v) {
     _Static_assert(ALC_CANARY_BYTES == 32, "four words");
     if (end - req == ALC_CANARY_BYTES || end - req == ALC_CANARY_BYTES - 8) {   /* after, or before past a header */
