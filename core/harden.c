@@ -427,6 +427,12 @@ void alc__quarantine_unlock(void) { alc_unlock(&Q.lock); }
  * knows read as zero (fresh from the page source, or released by it so),
  * which stay untouched until their objects are handed out. */
 void alc__harden_span(alc_span_t *s) {
-    if (alc__config.hardening.fill_free && !s->zero)
+    if (s->zero)
+        return;
+    if (alc__config.hardening.fill_free) {
         memset((void *)s->start, FREE_BYTE, (size_t)s->nelems * s->elemsize);
+        return;
+    }
+    for (uint32_t i = 0; i < s->nelems; i++)   /* each object's first word where malloc's blocks start */
+        memset((char *)s->start + (size_t)i * s->elemsize + alc__front_bytes, FREE_BYTE, sizeof(uint64_t));
 }

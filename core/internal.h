@@ -501,7 +501,8 @@ ALC_INTERNAL _Noreturn void alc__harden_fatal(const char *what, const void *p, s
 
 /* A block freed (before it joins a list): */
 ALC_INTERNAL const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, size_t front);
-/* A new span of a class (central.c): filled as freed memory is. */
+/* A new span of a class (central.c): filled as freed memory is (with
+ * fill_free off, the word where each object's block would start). */
 ALC_INTERNAL void alc__harden_span(alc_span_t *s);
 
 /* ---- malloc.c: entry points and the reporting of misuse ---- */

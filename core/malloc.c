@@ -500,6 +500,12 @@ ALC_INLINE alc_freeobj_t *hard_pop(alc_cache_t *c, unsigned cls) {
     return p;
 }
 
+/* The word where malloc's blocks start in a free object (defences on):
+ * zero while the object is free (hard_free_block, alc__harden_span), so
+ * that a write after free to a block's first bytes, which no longer reach
+ * the link, shows when the object is handed out again. */
+ALC_INLINE uint64_t *first_word(void *obj) { return (uint64_t *)((char *)obj + alc__front_bytes); }
+
 ALC_INLINE void hard_push(alc_cache_t *c, unsigned cls, void *p) {
     alc_cachelist_t *l = &c->lists[cls];
     uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
@@ -522,6 +528,9 @@ ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t fro
     alc_freeobj_t *p = hard_pop(c, cls);
     if (!p)
         return NULL;
+    if (ALC_UNLIKELY(*first_word(p)))
+        fatal_block("write after free: a freed block was written to before it was handed out again",
+                    first_word(p), alc__class_size[cls] - alc__front_bytes);
     const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, false, front) : NULL;
     if (bad)
         fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
@@ -1210,6 +1219,7 @@ static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w)
         quarantine(obj, usable, cls, alc__config.hardening.fill_free, false);
         return;
     }
+    *first_word(obj) = 0;
     hard_push(c, cls, obj);
 }
 

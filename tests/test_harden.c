@@ -250,6 +250,19 @@ Test(harden, interleaved_double_free_passes_free_without_check_free) {
     unseen_on(none, interleaved_double_free, 64, "free(p), free(q), free(p)");
 }
 
+/* A write to a freed block's first bytes: with the block's header before
+ * them they are not its link, and are caught when the object is handed
+ * out again (without defences, the link they overwrite is). */
+static void write_then_reuse(void *p) {
+    alc_free(p);
+    ((char *)p)[0] = 'w';
+    (void)alc_malloc(64);
+}
+
+Test(harden, check_free_catches_a_write_to_a_freed_blocks_first_bytes_on_reuse) {
+    stopped_on(check_free_on, write_then_reuse, 64, "write after free: a freed block was written to");
+}
+
 /* memalign's blocks start further into their objects than malloc's, and
  * their second free is caught the same way. */
 static void aligned_double_free(void *p) {
