@@ -564,6 +564,11 @@ static ALC_NOINLINE void *hard_small_alloc(size_t size) {
     return hard_take(c, alc__class_of(size + alc__canary_bytes + front + (size == 0)), size, front);
 }
 
+/* How far into its span malloc's large block starts: room for the canary
+ * before it (a large block has no header), else none, so that a request
+ * of whole pages takes no page more. */
+static size_t large_front(void) { return alc__canary_bytes ? alc__front_bytes : 0; }
+
 /* Pages of a large block of size bytes (at most 2^46). */
 static size_t large_npages(size_t size) {
     size_t npages = (size + alc__page_size - 1) >> alc__page_shift;
@@ -719,7 +724,7 @@ static void *malloc_any(size_t size) {
         return sbrk_alloc(size, 16);
     /* (Written so that sizes near SIZE_MAX do not wrap to small ones.) */
     if (size > alc__max_small - alc__canary_bytes - alc__front_bytes)
-        return large_alloc(size, 0, size, alc__front_bytes);
+        return large_alloc(size, 0, size, large_front());
     if (ALC_UNLIKELY(size == 0 && alc__config.hardening.zero_size)) {
         void *z = alc__harden_zero_alloc();
         if (z)
@@ -1392,7 +1397,7 @@ void *alc_calloc(size_t nmemb, size_t size) {
         /* Large spans fresh from the OS (or returned to it) read as zero:
          * clearing them would only fault in pages. */
         bool sampled = sample_count(total);
-        void *p = large_alloc(total, 0, total, alc__front_bytes);
+        void *p = large_alloc(total, 0, total, large_front());
         if (p) {
             alc_span_t *s = alc__pagemap_lookup(p);
             if (!s->zero)

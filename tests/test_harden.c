@@ -263,6 +263,17 @@ Test(harden, check_free_catches_a_write_to_a_freed_blocks_first_bytes_on_reuse) 
     stopped_on(check_free_on, write_then_reuse, 64, "write after free: a freed block was written to");
 }
 
+/* A large block has no header: with no canary before it, a request of
+ * whole pages takes those pages and no more. */
+Test(harden, check_free_large_blocks_take_no_page_more) {
+    start_hardened(check_free_on);
+    void *p = alc_malloc(1 << 20);
+    alc_stats_t st;
+    alc_stats_get(&st);
+    cr_assert_eq(st.large_bytes_in_use, 1 << 20);
+    alc_free(p);
+}
+
 /* memalign's blocks start further into their objects than malloc's, and
  * their second free is caught the same way. */
 static void aligned_double_free(void *p) {
