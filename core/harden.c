@@ -268,7 +268,7 @@ static ALC_NOINLINE _Noreturn void written_in_quarantine(const qent_t *e) {
     size_t front = 0;   /* a small block's: its header says (it may be what was written) */
     if (e->cls != ALC_QLARGE) {
         uint64_t w = alc__hdr_read((uintptr_t)e->p);
-        front = w ? alc__hdr_front(w) : alc__front_bytes;
+        front = alc__hdr_front_or_malloc(w);
     }
     alc__harden_fatal("write after free: a block in quarantine was written to", (char *)e->p + front,
                       e->bytes - front);

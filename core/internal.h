@@ -454,6 +454,9 @@ extern ALC_INTERNAL bool alc__hardened;         /* any defence on: every call ta
 extern ALC_INTERNAL bool alc__harden_blocks;    /* and one that writes or reads the blocks' bytes */
 extern ALC_INTERNAL size_t alc__canary_bytes;   /* bytes each block gets past its request */
 extern ALC_INTERNAL size_t alc__front_bytes;    /* and before it: malloc's blocks start that far in (a header, the canary) */
+/* How far into its object the block whose header is w starts, or malloc's
+ * blocks' distance where there is no header (w 0). */
+ALC_INLINE size_t alc__hdr_front_or_malloc(uint64_t w) { return w ? alc__hdr_front(w) : alc__front_bytes; }
 ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
 /* Each returns what is wrong with the block whose object starts at p (the
  * program's bytes start front bytes in: req bytes asked for, usable bytes

@@ -1030,7 +1030,7 @@ static uint64_t header_of(const alc_span_t *s, const void *p) {
  * header is w (0: none, a block at malloc's distance into its object):
  * what was asked for when the canary follows, else the rest of its object. */
 static size_t usable_of(const alc_span_t *s, uint64_t w) {
-    size_t front = w ? alc__hdr_front(w) : alc__front_bytes;
+    size_t front = alc__hdr_front_or_malloc(w);
     return w && alc__canary_bytes ? alc__hdr_req(w) : s->elemsize - front;
 }
 
@@ -1043,7 +1043,7 @@ static size_t front_of(const alc_span_t *s, const void *p) {
     if (!alc__hardened)
         return 0;
     uint64_t w = header_of(s, p);
-    return w ? alc__hdr_front(w) : alc__front_bytes;
+    return alc__hdr_front_or_malloc(w);
 }
 
 #ifdef ALC_DROPIN

@@ -250,17 +250,19 @@ Test(harden, interleaved_double_free_passes_free_without_check_free) {
     unseen_on(none, interleaved_double_free, 64, "free(p), free(q), free(p)");
 }
 
-/* A write to a freed block's first bytes: with the block's header before
- * them they are not its link, and are caught when the object is handed
- * out again (without defences, the link they overwrite is). */
-static void write_then_reuse(void *p) {
+/* A write to a freed 64-byte block's first byte, then a malloc of the
+ * same size (which reuses the object unless it waits in quarantine). */
+static void write_then_malloc(void *p) {
     alc_free(p);
     ((char *)p)[0] = 'w';
     (void)alc_malloc(64);
 }
 
+/* With the block's header before them, its first bytes are not its link:
+ * the write is caught when the object is handed out again (without
+ * defences, the link it overwrites is). */
 Test(harden, check_free_catches_a_write_to_a_freed_blocks_first_bytes_on_reuse) {
-    stopped_on(check_free_on, write_then_reuse, 64, "write after free: a freed block was written to");
+    stopped_on(check_free_on, write_then_malloc, 64, "write after free: a freed block was written to");
 }
 
 /* A large block has no header: with no canary before it, a request of
@@ -391,12 +393,6 @@ Test(harden, quarantine_catches_double_free_at_the_free) {
 
 /* A write just after a free: caught at the next malloc, which looks at
  * the newest waiting block's first bytes again. */
-static void write_then_malloc(void *p) {
-    alc_free(p);
-    ((char *)p)[0] = 'w';
-    (void)alc_malloc(16);
-}
-
 Test(harden, quarantine_catches_a_write_just_after_free_at_the_next_malloc) {
     stopped_on(quarantine_on, write_then_malloc, 64, "write after free: a block in quarantine was written to");
 }
