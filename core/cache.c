@@ -156,8 +156,7 @@ static alc_cache_t *cache_new(void) {
     copy_class8(c);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         set_limit(c, i, alc__central_batch(i));   /* slow start: one batch */
-        c->lists[i].div = alc__class_fast[i].div;
-        c->lists[i].bound = alc__class_fast[i].bound;
+        c->checks[i] = alc__class_fast[i];
     }
     c->owner_slot = &alc__tls_cache;
     c->owner_depth = &alc__slow_depth;

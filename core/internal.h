@@ -41,20 +41,7 @@ extern ALC_INTERNAL uint8_t alc__class8[ALC_CLASS8_N];
 extern ALC_INTERNAL uint8_t alc__class128[ALC_CLASS128_N];
 extern ALC_INTERNAL uint32_t alc__class_size[ALC_NLISTS];
 extern ALC_INTERNAL uint32_t alc__class_pages[ALC_NLISTS];
-/* What free's fast path needs of a class (each cache keeps a copy beside
- * its list: types.h): whether an offset in a span starts one of its
- * objects, in one multiplication and one compare. With c = 2^64 / d
- * rounded up (one more when d is a power of two) and e = c * d - 2^64
- * (1 <= e <= d), an offset n = k * d + r below 2^32 gives n * c modulo
- * 2^64 = k * e when r = 0, and at least c otherwise (Lemire, Kaser and
- * Kurz, "Faster remainder by direct computation"); k * e grows with k, so
- * n * c < bound = (objects - 1) * e + 1 says both "a multiple" and "not
- * past the last object". Offsets past 2^32 (a pointer with garbage in its
- * top bits finding a span's entry) pass with odds below 2^-30. */
-typedef struct alc_class_fast {
-    uint64_t div;      /* c above */
-    uint64_t bound;    /* (objects - 1) * e + 1 */
-} alc_class_fast_t;
+/* Free's check of each class (alc_class_fast_t, types.h). */
 extern ALC_INTERNAL alc_class_fast_t alc__class_fast[ALC_NLISTS];
 extern ALC_INTERNAL _Atomic size_t alc__max_small;    /* 0 until started: everything takes the slow path */
 extern ALC_INTERNAL unsigned alc__nclasses;
@@ -87,35 +74,39 @@ ALC_INTERNAL void alc__error(alc_error_t *err, const char *fmt, ...)
 
 /* ---- pagemap.c: 4 KiB frame -> span, for the whole 48-bit space ----
  * Frames, not pages: the smallest page size, so the lookup's shifts are
- * constants whatever page size the config chose. Each entry holds the span
- * and, for a frame of a SMALL span, what free's fast path needs of it in
- * one word (so free reads the entry and the object, not the span). A leaf
- * keeps the two in separate halves, the info words first and the span
- * pointers ALC_PM_SPAN_OFF bytes further, so that the words free reads are
- * packed eight to a cache line (one line per 32 KiB of heap):
- *   bits 5..11 the class + 1 (so info & 0xfe0 is the byte offset of the
- *   class's 32-byte list in a thread's cache, which also holds what free
- *   checks of the class, from the cache's not_small, the one before list
- *   0), bits 12.. the span's first byte (4 KiB aligned); bits 0..4 zero.
- *   Any other frame's info is 0. */
+ * constants whatever page size the config chose. A leaf covers 2^30 bytes
+ * in two arrays indexed by frame: the span that holds the frame (NULL where
+ * none does), and an info word of what free's fast path needs of a SMALL
+ * span, so that free reads that word and the object, not the span. The
+ * words come eight to a cache line (one line per 32 KiB of heap):
+ *   bits 12..63 the span's first byte (4 KiB aligned);
+ *   bits 0..7 `j`, twice the class + 1: with a scale of 8, the byte offset
+ *     of the class's list in a thread's cache past its not_small (the list
+ *     before list 0), and of the class's check past check_not_small; 0 but
+ *     for a frame of a SMALL span whose objects free may take fast (the
+ *     classes up to ALC_PM_FAST_CLASSES). free loads the byte alone (no
+ *     mask) and finds p - the span's start as p + j - the word.
+ * Any other frame's info is 0. */
 #define ALC_PM_SHIFT 12
 #define ALC_PM_L2_BITS 18
+#define ALC_PM_L2_N ((size_t)1 << ALC_PM_L2_BITS)
 #define ALC_PM_L1_MAX (1u << 18)   /* 48 - 12 - 18 */
-#define ALC_PM_CLS_SHIFT 5
-#define ALC_PM_CLS_MASK 0xfe0u
-_Static_assert(ALC_MAX_CLASSES << ALC_PM_CLS_SHIFT <= 4096, "a class's list offset fits below the span's start");
+#define ALC_PM_FAST_CLASSES 126u   /* j = 2 * (cls + 1) fits a byte */
 _Static_assert(offsetof(alc_cache_t, lists) == offsetof(alc_cache_t, not_small) + sizeof(alc_cachelist_t),
                "not_small comes just before the lists");
+_Static_assert(offsetof(alc_cache_t, checks) == offsetof(alc_cache_t, check_not_small) + sizeof(alc_class_fast_t),
+               "check_not_small comes just before the checks");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "j is the info word's first byte");
 
-typedef struct alc_pm_entry {
-    _Atomic uint64_t info;   /* 0, or the SMALL span's class and first byte */
-} alc_pm_entry_t;
-#define ALC_PM_SPAN_OFF ((uintptr_t)sizeof(alc_pm_entry_t) << ALC_PM_L2_BITS)
-
-/* The span pointer of the frame whose info is *e. */
-ALC_INLINE _Atomic(alc_span_t *) *alc__pm_span(alc_pm_entry_t *e) {
-    return (_Atomic(alc_span_t *) *)((uintptr_t)e + ALC_PM_SPAN_OFF);
+/* The info word of a frame of a small span (its start, its class). */
+ALC_INLINE uint64_t alc__pm_info_of(uintptr_t start, unsigned cls) {
+    return cls < ALC_PM_FAST_CLASSES ? start | (2 * (cls + 1)) : 0;
 }
+
+typedef struct alc_pm_leaf {
+    uint64_t info[ALC_PM_L2_N];
+    alc_span_t *span[ALC_PM_L2_N];
+} alc_pm_leaf_t;
 
 /* The root: per 2^30 bytes, its leaf's address minus the zero leaf's, 0
  * where the heap never had a page; the zero leaf (never written, so it
@@ -123,24 +114,61 @@ ALC_INLINE _Atomic(alc_span_t *) *alc__pm_span(alc_pm_entry_t *e) {
  * address reaches both. */
 typedef struct alc_pm_root {
     _Atomic intptr_t l1[ALC_PM_L1_MAX];
-    alc_pm_entry_t zero[(size_t)2 << ALC_PM_L2_BITS];   /* info half, span half */
+    alc_pm_leaf_t zero;
 } alc_pm_root_t;
 extern ALC_INTERNAL alc_pm_root_t alc__pm;
 
-/* The entry of p's frame (all zero where the heap never had a page), for p
- * below 2^48; an address past it aliases a lower one's entry (free's fast
- * path tells them apart without a test of its own: see malloc.c). */
-ALC_INLINE alc_pm_entry_t *alc__pagemap_entry_any(const void *p) {
+/* p's leaf less offsetof(alc_pm_root_t, zero), for p below 2^48 (an
+ * address past it finds a lower one's leaf), and *f8 = 8 times the index
+ * of p's frame in it: the byte offset of its info word and of its span. */
+ALC_INLINE uintptr_t alc__pm_leaf_less(const void *p, uintptr_t *f8) {
     uintptr_t i1 = ((uintptr_t)p << 16) >> (16 + ALC_PM_SHIFT + ALC_PM_L2_BITS);
     alc_pm_root_t *root = &alc__pm;
     __asm__("" : "+r"(root));   /* one register for both arrays, not two addresses */
     intptr_t leaf = atomic_load_explicit(&root->l1[i1], memory_order_acquire);
-    /* The entry's byte offset in its leaf straight from p: one shift, one mask. */
-    _Static_assert(sizeof(alc_pm_entry_t) == 8, "info words are 8 bytes");
-    uintptr_t at = ((uintptr_t)p >> (ALC_PM_SHIFT - 3)) & ((((uintptr_t)1 << ALC_PM_L2_BITS) - 1) << 3);
-    uintptr_t l2 = (uintptr_t)root + (uintptr_t)leaf;   /* the leaf, less the zero leaf's offset */
+    *f8 = ((uintptr_t)p >> (ALC_PM_SHIFT - 3)) & ((ALC_PM_L2_N - 1) << 3);   /* one shift, one mask */
+    uintptr_t l2 = (uintptr_t)root + (uintptr_t)leaf;
     __asm__("" : "+r"(l2));
-    return (alc_pm_entry_t *)(l2 + offsetof(alc_pm_root_t, zero) + at);
+    return l2;
+}
+
+/* A frame's place in the page map. */
+typedef struct alc_pm_slot {
+    alc_pm_leaf_t *leaf;
+    uintptr_t f;
+} alc_pm_slot_t;
+ALC_INLINE alc_pm_slot_t alc__pm_slot(const void *p) {
+    uintptr_t f8, l2 = alc__pm_leaf_less(p, &f8);
+    return (alc_pm_slot_t){(alc_pm_leaf_t *)(l2 + offsetof(alc_pm_root_t, zero)), f8 >> 3};
+}
+
+/* Its parts, read without a lock (acquire: what the span or class stored
+ * before) and written under one (pagemap.c). */
+ALC_INLINE uint64_t alc__pm_info(alc_pm_slot_t s) { return __atomic_load_n(&s.leaf->info[s.f], __ATOMIC_ACQUIRE); }
+ALC_INLINE alc_span_t *alc__pm_span(alc_pm_slot_t s) { return __atomic_load_n(&s.leaf->span[s.f], __ATOMIC_ACQUIRE); }
+
+/* For free's fast path: `j` of p's frame, and *off = p + j - its info
+ * word, which is p - the span's start where j is not 0 (a pointer with
+ * bits past 48 set finds a lower address's entry, and an offset past
+ * 2^32), each read with the leaf and the frame's index as the address (on
+ * x86-64, so that no instruction adds them first). */
+ALC_INLINE uintptr_t alc__pm_j_off(const void *p, uintptr_t *off) {
+    uintptr_t j, o;
+#if defined(__x86_64__)
+    uintptr_t f8, l2 = alc__pm_leaf_less(p, &f8);
+    __asm__("movzbl %c[i](%[l],%[f]), %k[j]\n\t"
+            "leaq (%[p],%[j]), %[o]\n\t"
+            "subq %c[i](%[l],%[f]), %[o]"
+            : [j] "=&r"(j), [o] "=&r"(o)
+            : [l] "r"(l2), [f] "r"(f8), [p] "r"(p), [i] "i"(offsetof(alc_pm_root_t, zero.info)), "m"(alc__pm)
+            : "cc");
+#else
+    uint64_t w = alc__pm_info(alc__pm_slot(p));
+    j = (uintptr_t)(w & 0xff);
+    o = (uintptr_t)p + j - (uintptr_t)w;
+#endif
+    *off = o;
+    return j;
 }
 
 /* The span of p's page, NULL where the heap has none. */
@@ -148,7 +176,7 @@ ALC_INLINE alc_span_t *alc__pagemap_lookup(const void *p) {
     _Static_assert(ALC_PM_SHIFT + ALC_PM_L2_BITS + 18 == 48, "the root covers 48 bits");
     if (ALC_UNLIKELY((uintptr_t)p >> 48))
         return NULL;
-    return atomic_load_explicit(alc__pm_span(alc__pagemap_entry_any(p)), memory_order_acquire);
+    return alc__pm_span(alc__pm_slot(p));
 }
 /* Both under the heap lock. Return -ENOMEM if a leaf cannot be mapped. */
 ALC_INTERNAL int alc__pagemap_set(uintptr_t addr, size_t npages, alc_span_t *s);

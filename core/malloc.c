@@ -45,7 +45,7 @@
  *   4. The heap short: 16 MiB more from the page source (mmap).
  *   5. n above the largest class: a page-rounded span from the heap.
  *
- * Freeing p (30 instructions; reads the page-map entry, writes p):
+ * Freeing p (27 instructions; reads the page-map entry, writes p):
  *   page-map entry of p's frame. A frame of a small span carries the class
  *   and the span's start, so p is checked to start one of the span's
  *   objects against the class's constants (one multiplication and one
@@ -777,10 +777,10 @@ ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
 /* Does offset off start one of the objects of a span of l's class? One
  * multiplication and one compare (see alc_class_fast_t); the not_small
  * list's bound, 0, refuses every offset. */
-ALC_INLINE bool starts_at(const alc_cachelist_t *l, uintptr_t off) {
-    uintptr_t m = off * l->div;
+ALC_INLINE bool starts_at(const alc_class_fast_t *k, uintptr_t off) {
+    uintptr_t m = off * k->div;
     __asm__("" : "+r"(m) : : "memory");
-    return m < l->bound;
+    return m < k->bound;
 }
 
 /* o ^ *key, the key read as the xor's operand (not loaded first). */
@@ -810,7 +810,7 @@ static ALC_NOINLINE void free_full(void *p, size_t n, alc_cachelist_t *l, alc_ca
     alc__cache_push(c, (unsigned)(l - c->lists), p);
 }
 
-/* The fast path (30 instructions, one memory read that may miss: the
+/* The fast path (27 instructions, one memory read that may miss: the
  * page-map entry; the object is written, never read): a frame of a SMALL
  * span names its class and the span's start in the entry, so the object's
  * start is checked against the class's constants, kept beside the
@@ -825,30 +825,37 @@ ALC_INLINE void free_fast(void *p, size_t n, void (*other)(void *, size_t)) {
     /* p past 2^48 may find a lower address's entry; its offset in that
      * span is then past 2^32, which the check refuses but for odds below
      * 2^-30 (alc_class_fast_t). */
-    alc_pm_entry_t *e = alc__pagemap_entry_any(p);
-    uint64_t info = atomic_load_explicit(&e->info, memory_order_acquire);
-    uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;   /* the class's list, in bytes past not_small */
-    uintptr_t off = (uintptr_t)p + at;   /* then less info: p - the span's start */
-    __asm__("" : "+r"(off));             /* (an add and a subtraction, not three steps) */
-    off -= (uintptr_t)info;
+    uintptr_t off;   /* p - the span's start */
+    uintptr_t j = alc__pm_j_off(p, &off);   /* 2 x (the class + 1) */
     alc_cache_t *c = alc__tls_cache;
-    /* A frame of no small span (info 0) finds not_small, whose check no
+    /* The class's list and check as words indexed by j, so that each is
+     * one address mode, not a pointer made first: the list's top is w[j],
+     * its room and cap w[j + 1]; the check's div k[j], its bound k[j + 1].
+     * A frame of no small span (j 0) finds not_small, whose check no
      * offset passes (NULL included). */
-    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
-    if (ALC_LIKELY(starts_at(l, off))) {
+    uint64_t *w = (uint64_t *)c;
+    enum { W = offsetof(alc_cache_t, not_small) / 8, K = offsetof(alc_cache_t, check_not_small) / 8 };
+    uintptr_t m = off * w[K + j];
+    __asm__("" : "+r"(j));   /* (j hidden at each use: no address made of it first) */
+    if (ALC_LIKELY(m < w[K + j + 1])) {
         alc_freeobj_t *o = p;
-        uintptr_t top = l->top, link = encode_with(o, &c->key);
+        __asm__("" : "+r"(j));
+        uintptr_t top = w[W + j], link = encode_with(o, &c->key);
         /* The top freed again: the slow side names the double free. */
         if (ALC_LIKELY(top != link)) {
-            ALC_ROOM_TAKE(l->room, full);
+            __asm__("" : "+r"(j));
+            ALC_ROOM_TAKE(*(uint32_t *)&w[W + j + 1], full);
             o->link = top;   /* the old first object, encoded */
-            l->top = link;
+            __asm__("" : "+r"(j));
+            w[W + j] = link;
             return;
         }
     }
     other(p, n);
     return;
 full:
+    __asm__("" : "+r"(j));
+    alc_cachelist_t *l = (alc_cachelist_t *)&w[W + j];
     __atomic_store_n(&l->room, 0, __ATOMIC_RELAXED);   /* the subtraction's undo: the list is full */
     free_full(p, n, l, c, other);
 }
@@ -1191,7 +1198,7 @@ static void release_block(alc_qent_t e) {
  * sampled block's frame has no class in the page map (profile.c). */
 ALC_INLINE void unsample(alc_span_t *s, void *user) {
     if (ALC_UNLIKELY(atomic_load_explicit(&s->nsampled, RELAXED)) &&
-        !atomic_load_explicit(&alc__pagemap_entry_any(user)->info, RELAXED))
+        !(alc__pm_info(alc__pm_slot(user)) & 0xff))
         alc__profile_forget(s, user);
 }
 
@@ -1238,11 +1245,10 @@ static bool hard_free(void *user) {
     alc_cache_t *c = alc__tls_cache;
     if ((uintptr_t)user >> 48 || !c->is_real)
         return false;
-    uint64_t info = atomic_load_explicit(&alc__pagemap_entry_any(user)->info, memory_order_acquire);
-    uintptr_t at = (uintptr_t)info & ALC_PM_CLS_MASK;
-    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + at);
-    uintptr_t obj = (uintptr_t)user - alc__front_bytes;
-    if (!starts_at(l, obj + at - (uintptr_t)info))
+    uint64_t info = alc__pm_info(alc__pm_slot(user));
+    uintptr_t j = (uintptr_t)(info & 0xff), obj = (uintptr_t)user - alc__front_bytes;
+    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + j * 8);
+    if (!starts_at((const alc_class_fast_t *)((char *)&c->check_not_small + j * 8), obj + j - (uintptr_t)info))
         return false;
     uint64_t w = alc__hdr_read(obj);
     if (!w || (w & ALC_HDR_WAITING) || alc__hdr_front(w) != alc__front_bytes)

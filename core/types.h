@@ -133,7 +133,7 @@ typedef struct alc_span {
     struct alc_span *next, *prev;   /* central list or heap free list */
 } alc_span_t;
 
-/* A thread's list of one class, 32 bytes. It holds cap - room objects; free's fast
+/* A thread's list of one class, 16 bytes. It holds cap - room objects; free's fast
  * path pushes while room is left (one subtraction whose borrow is the
  * test), malloc's pop gives room back. cap is the list's fast limit, or
  * what it holds when that is more (0 and all in the slow modes: tracking,
@@ -143,11 +143,25 @@ typedef struct alc_cachelist {
                                  (the secret alone: empty; 0 in the empty cache, whose key is 0) */
     uint32_t room;
     uint32_t cap;
-    /* Free's check that an offset in a span starts an object of the class
-     * (copied from alc__class_fast, beside the list it guards). */
-    uint64_t div, bound;
 } alc_cachelist_t;
-_Static_assert(sizeof(alc_cachelist_t) == 32, "the fast paths index lists with a shift");
+_Static_assert(sizeof(alc_cachelist_t) == 16, "free's fast path indexes lists by 8 x twice the index");
+
+/* What free's fast path needs of a class (each cache keeps a copy in an
+ * array beside its lists, indexed the same way): whether an offset in a
+ * span starts one of its objects, in one multiplication and one compare.
+ * With c = 2^64 / d rounded up (one more when d is a power of two) and
+ * e = c * d - 2^64 (1 <= e <= d), an offset n = k * d + r below 2^32 gives
+ * n * c modulo 2^64 = k * e when r = 0, and at least c otherwise (Lemire,
+ * Kaser and Kurz, "Faster remainder by direct computation"); k * e grows
+ * with k, so n * c < bound = (objects - 1) * e + 1 says both "a multiple"
+ * and "not past the last object". Offsets past 2^32 (a pointer with
+ * garbage in its top bits finding a span's entry) pass with odds below
+ * 2^-30. */
+typedef struct alc_class_fast {
+    uint64_t div;      /* c above */
+    uint64_t bound;    /* (objects - 1) * e + 1 */
+} alc_class_fast_t;
+_Static_assert(sizeof(alc_class_fast_t) == sizeof(alc_cachelist_t), "one index reaches both");
 
 /* A block in quarantine: its address, its bytes (capped at 2^32 - 1:
  * a block that large empties the FIFO anyway), its class (ALC_QLARGE for
@@ -195,7 +209,9 @@ typedef struct alc_cache {
     uint16_t list_at128[ALC_CLASS128_N];
     size_t max_small;
     alc_cachelist_t not_small;           /* all zero: what free finds for a frame of no small span */
-    alc_cachelist_t lists[ALC_NLISTS];   /* 32 bytes each: the fast paths index them by byte offset */
+    alc_cachelist_t lists[ALC_NLISTS];   /* 16 bytes each: the fast paths index them by byte offset */
+    alc_class_fast_t check_not_small;    /* all zero: its bound refuses every offset */
+    alc_class_fast_t checks[ALC_NLISTS]; /* free's check of each class (alc__class_fast) */
     uint32_t limit[ALC_NLISTS];          /* a list flushes a batch past this; grows with use */
     uint16_t events[ALC_NLISTS];         /* refills and flushes of each list since the last trim */
     uint8_t overages[ALC_NLISTS];        /* flushes of each list since its last refill */
