@@ -26,7 +26,7 @@
  *      next link must carry the links' tag (a block freed twice, or
  *      written after its free, is caught here, before the list is
  *      followed). No lock, no atomic read-modify-write, no indirect call;
- *      three unlikely branches. 18 instructions, two of them the heap
+ *      three unlikely branches. 17 instructions, two of them the heap
  *      profiler's byte countdown (profile.c): below zero, the slow side
  *      may take a sample of this allocation.
  *   2. With a tiny width W (off by default), n <= W - tiny.align (a piece
@@ -452,14 +452,20 @@ ALC_INLINE bool tagged(const alc_freeobj_t *o) { return link_tag(o) == (uint16_t
  * link (the tag in its top bits): a block freed twice, the first time
  * handed out since, or written after its free, shows here when its turn
  * comes (the keyed list checked on reuse), before malloc follows it. */
-ALC_INLINE void *pop_inline(alc_cache_t *c, alc_cachelist_t *l) {
+ALC_INLINE void *pop_inline(alc_cache_t *c, size_t at) {
+    /* The list at byte `at` past c's lists, reached as c + at at each use
+     * (at hidden in between, so that no pointer is made of it first). */
+#define LIST_AT(field) (((alc_cachelist_t *)((char *)c + offsetof(alc_cache_t, lists) + at))->field)
     uintptr_t a;
-    ALC_DECODE_TOP(a, l->top, c->key, empty);
+    ALC_DECODE_TOP(a, LIST_AT(top), c->key, empty);
     alc_freeobj_t *p = (alc_freeobj_t *)a;
     if (ALC_UNLIKELY(!tagged(p)))
         list_corrupt(p);
-    l->top = p->link;   /* the next object, encoded as the top is */
-    ALC_COUNT_ADD(l->room, 1);
+    __asm__("" : "+r"(at));
+    LIST_AT(top) = p->link;   /* the next object, encoded as the top is */
+    __asm__("" : "+r"(at));
+    ALC_COUNT_ADD(LIST_AT(room), 1);
+#undef LIST_AT
     p->link = 0;
     return p;
 empty:
@@ -659,7 +665,7 @@ ALC_INLINE void *tiny_alloc(alc_cache_t *c, size_t size) {
     return alc__tiny_alloc_slow(c, n);
 }
 
-/* The fast path (18 instructions for a small class): the profiler's
+/* The fast path (17 instructions for a small class): the profiler's
  * countdown (a subtraction from thread-local memory and a jump on its
  * sign), one load from the cache's own class table (of list offsets), a
  * checked pop. No tiny test: tiny sizes find the empty list and go to the slow
@@ -679,7 +685,7 @@ ALC_INLINE void *malloc_fast(size_t size, void *(*slow)(size_t)) {
             return slow(size);
         at = c->list_at128[(size - ALC_SMALL_MAX + ALC_LARGE_DIV - 1) / ALC_LARGE_DIV];
     }
-    void *p = pop_inline(c, (alc_cachelist_t *)((char *)c->lists + at));
+    void *p = pop_inline(c, at);
     if (ALC_UNLIKELY(!p))
         return slow(size);
     return p;

@@ -38,12 +38,12 @@
 #define ALC_COUNT_ADD(count, k) __atomic_store_n(&(count), (count) + (uint32_t)(k), __ATOMIC_RELAXED)
 #endif
 /* p = top ^ key, jumping to `empty` when that is 0 (on x86-64 the xor's
- * own zero flag is the test). */
+ * own zero flag is the test, and p is made in rax, where malloc returns it). */
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && __GNUC__ >= 11
 #define ALC_DECODE_TOP(p, top, key, empty) \
     do {                                    \
         (p) = (top);                        \
-        __asm__ goto("xorq %1, %0\n\tjz %l[" #empty "]" : "+r"(p) : "m"(key) : "cc" : empty); \
+        __asm__ goto("xorq %1, %0\n\tjz %l[" #empty "]" : "+a"(p) : "m"(key) : "cc" : empty); \
     } while (0)
 #else
 #define ALC_DECODE_TOP(p, top, key, empty) \
