@@ -976,8 +976,38 @@ ALC_EXPORT_ALIAS void _ZdlPv(void *p) { free_fast(p, 0, delete_slow); }
 ALC_EXPORT_ALIAS void _ZdaPv(void *p) { free_fast(p, 0, delete_array_slow); }
 
 /* Sized delete, what g++ calls by default since C++14: (void *, size_t). */
-ALC_EXPORT_ALIAS void _ZdlPvm(void *p, size_t size) { free_fast(p, size, delete_slow); }
-ALC_EXPORT_ALIAS void _ZdaPvm(void *p, size_t size) { free_fast(p, size, delete_array_slow); }
+/* A sized delete's fast path: free_fast's checks, but the list (and the
+ * class's check) found from the size, through the thread's own class
+ * table, and the page map only asked to agree. So nothing waits for the
+ * page map's line but the verdict: on a random pattern that line is often
+ * out of L1 (larson-sized, one thread: +8% ops/s, median of 15). A size
+ * that is not the block's class, like any other doubt, takes `other`. */
+ALC_INLINE void sized_fast(void *p, size_t size, void (*other)(void *, size_t)) {
+    if (ALC_UNLIKELY(size > ALC_SMALL_MAX - 8)) {
+        free_fast(p, size, other);
+        return;
+    }
+    alc_cache_t *c = alc__tls_cache;
+    uintptr_t at = c->list_at[size];   /* 16 x the list's index */
+    alc_cachelist_t *l = (alc_cachelist_t *)((char *)c->lists + at);
+    uintptr_t off, j = alc__pm_j_off(p, &off);   /* j = 2 x (the class + 1) */
+    uintptr_t top = l->top, link = encode_with(p, &c->key);
+    if (ALC_LIKELY(j * 8 == at + 16 && starts_at((const alc_class_fast_t *)((char *)c->checks + at), off) &&
+                   top != link)) {
+        ALC_ROOM_TAKE(l->room, full);
+        ((alc_freeobj_t *)p)->link = top;
+        l->top = link;
+        return;
+    }
+    other(p, size);
+    return;
+full:
+    __atomic_store_n(&l->room, 0, __ATOMIC_RELAXED);   /* as free_fast's */
+    free_full(p, size, l, c, other);
+}
+
+ALC_EXPORT_ALIAS void _ZdlPvm(void *p, size_t size) { sized_fast(p, size, delete_slow); }
+ALC_EXPORT_ALIAS void _ZdaPvm(void *p, size_t size) { sized_fast(p, size, delete_array_slow); }
 
 /* The rarer forms, whose second argument (a std::nothrow_t reference, a
  * std::align_val_t) and third are passed in registers free ignores. */

@@ -58,7 +58,29 @@ void check_forms() {
     ::operator delete(p, 100);   // sized
     char *q = static_cast<char *>(::operator new(100));
     check(q == p, "a block deleted by sized delete is the next new of its class");
-    ::operator delete(q);
+    // A size of another class (a program's bug) still sends the block back
+    // to its own class, never to the class the size names (whose list is
+    // first given blocks, so that it has room to take one more).
+    void *warm[4];
+    for (void *&w : warm)
+        w = ::operator new(24);
+    for (void *w : warm)
+        ::operator delete(w, 24);
+    for (void *&w : warm)
+        w = ::operator new(600);
+    for (void *w : warm)
+        ::operator delete(w, 600);
+    ::operator delete(q, 24);
+    char *r = static_cast<char *>(::operator new(24));
+    char *s = static_cast<char *>(::operator new(100));
+    check(r != q && s == q, "a sized delete of a smaller size: the block goes back to its own class");
+    ::operator delete(s, 600);
+    char *t = static_cast<char *>(::operator new(600));
+    char *u = static_cast<char *>(::operator new(100));
+    check(t != s && u == s, "a sized delete of a larger size: the block goes back to its own class");
+    ::operator delete(r);
+    ::operator delete(t);
+    ::operator delete(u);
     char *a = new char[3000];
     a[2999] = 7;
     delete[] a;
