@@ -492,11 +492,7 @@ ALC_INLINE alc_freeobj_t *take_object(alc_cache_t *c, unsigned cls) {
  * side (c->slow_frees), so a list keeps no room and its cap is its count
  * (alc__list_hold). Pop and push on that footing, the pop checked as
  * pop_inline checks. */
-ALC_INLINE alc_freeobj_t *hard_pop(alc_cache_t *c, unsigned cls) {
-    alc_cachelist_t *l = &c->lists[cls];
-    uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
-    if (ALC_UNLIKELY(n == 0))
-        return take_object(c, cls);
+ALC_INLINE alc_freeobj_t *hard_pop_held(alc_cachelist_t *l, uint32_t n) {   /* n > 0 held */
     alc_freeobj_t *p = alc__list_head(l);
     if (ALC_UNLIKELY(!tagged(p)))
         list_corrupt(p);
@@ -504,6 +500,14 @@ ALC_INLINE alc_freeobj_t *hard_pop(alc_cache_t *c, unsigned cls) {
     __atomic_store_n(&l->cap, n - 1, __ATOMIC_RELAXED);
     p->link = 0;
     return p;
+}
+
+ALC_INLINE alc_freeobj_t *hard_pop(alc_cache_t *c, unsigned cls) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
+    if (ALC_UNLIKELY(n == 0))
+        return take_object(c, cls);
+    return hard_pop_held(l, n);
 }
 
 /* The word where malloc's blocks start in a free object (defences on):
@@ -524,25 +528,49 @@ ALC_INLINE void hard_push(alc_cache_t *c, unsigned cls, void *p) {
     __atomic_store_n(&l->cap, n + 1, __ATOMIC_RELAXED);
 }
 
-/* An object of class cls for a block of size bytes, front bytes into it,
- * while defences are on (the block the thread quarantined last looked at
- * again first): off the thread's list, then the defences' checks, fills
- * and canaries, and last its header. */
-ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+static _Noreturn ALC_NOINLINE void written_after_free(unsigned cls, void *p) {
+    fatal_block("write after free: a freed block was written to before it was handed out again",
+                first_word(p), alc__class_size[cls] - alc__front_bytes);
+}
+
+/* Object p of class cls, off the thread's list and checked, made a block
+ * of size bytes front bytes into it: its header. */
+ALC_INLINE void *hard_hand_out(alc_cache_t *c, unsigned cls, alc_freeobj_t *p, size_t size, size_t front) {
+    *(uint64_t *)p = alc__hdr_make((uintptr_t)p, size, new_kind, front);
+    BUMP(c->req_alloc[cls], size);
+    return (char *)p + front;
+}
+
+/* hard_take with the quarantine or a defence on the blocks' bytes on, or
+ * the list empty: the block the thread quarantined last looked at again
+ * first, then the list, the object checked still zero where its block
+ * starts, the defences' checks, fills and canaries, and the header. */
+static ALC_NOINLINE void *hard_take_full(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
     if (alc__quarantine_on())
         alc__quarantine_recheck(c);
     alc_freeobj_t *p = hard_pop(c, cls);
     if (!p)
         return NULL;
-    if (ALC_UNLIKELY(*first_word(p)))
-        fatal_block("write after free: a freed block was written to before it was handed out again",
-                    first_word(p), alc__class_size[cls] - alc__front_bytes);
+    if (ALC_UNLIKELY(*first_word(p)))   /* before the defences write the block */
+        written_after_free(cls, p);
     const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, false, front) : NULL;
     if (bad)
         fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
-    *(uint64_t *)p = alc__hdr_make((uintptr_t)p, size, new_kind, front);
-    BUMP(c->req_alloc[cls], size);
-    return (char *)p + front;
+    return hard_hand_out(c, cls, p, size, front);
+}
+
+/* An object of class cls for a block of size bytes, front bytes into it,
+ * while defences are on. With only checks of the headers on (check_free,
+ * cxx_delete) and an object on the list, no call: nothing to save first. */
+ALC_INLINE void *hard_take(alc_cache_t *c, unsigned cls, size_t size, size_t front) {
+    alc_cachelist_t *l = &c->lists[cls];
+    uint32_t n = __atomic_load_n(&l->cap, __ATOMIC_RELAXED);
+    if (ALC_UNLIKELY(alc__quarantine_on() || alc__harden_blocks || n == 0))
+        return hard_take_full(c, cls, size, front);
+    alc_freeobj_t *p = hard_pop_held(l, n);
+    if (ALC_UNLIKELY(*first_word(p)))
+        written_after_free(cls, p);
+    return hard_hand_out(c, cls, p, size, front);
 }
 
 /* An object of class cls from the thread's list or a refill, recorded when
@@ -771,7 +799,7 @@ static bool sample_count(size_t size) { return count_down(size) && alc__profile_
 /* ---- free ------------------------------------------------------------- */
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
-static bool hard_free(void *user);
+ALC_INLINE bool hard_free(void *user);
 
 /* Is p the start of one of small span s's objects? */
 ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
@@ -1257,7 +1285,7 @@ static void free_small(alc_span_t *s, void *p) {
 /* With defences on, object obj (class cls) of a block handed out, whose
  * header is w: its canaries checked, zeroed (fill_free, quarantine), then
  * into the quarantine (its header marked so) or onto the thread's list. */
-static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w) {
+ALC_INLINE void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w) {
     size_t req = alc__hdr_req(w), usable = alc__class_size[cls];
     if (alc__harden_blocks)
         harden_free(obj, req, usable, true, alc__hdr_front(w));
@@ -1277,7 +1305,7 @@ static void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w)
  * list, without reading the span; its header says it is handed out. Any
  * other (memalign's blocks, samples, every misuse): false, for the slow
  * side, which reads the span and says what is wrong. */
-static bool hard_free(void *user) {
+ALC_INLINE bool hard_free(void *user) {
     alc_cache_t *c = alc__tls_cache;
     if ((uintptr_t)user >> 48 || !c->is_real)
         return false;
