@@ -800,6 +800,7 @@ static bool sample_count(size_t size) { return count_down(size) && alc__profile_
 
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
 ALC_INLINE bool hard_free(void *user);
+ALC_INLINE uint64_t hard_header(alc_cache_t *c, const void *user, alc_cachelist_t **l);
 
 /* Is p the start of one of small span s's objects? */
 ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
@@ -976,13 +977,18 @@ ALC_EXPORT_ALIAS void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow) {
 /* A delete's check: the block came from the matching new, and a sized
  * delete names the size asked for (0: not sized). */
 static void cxx_check(void *p, unsigned kind, size_t n) {
-    alc_span_t *s = alc__pagemap_lookup(p);
-    if (!s || (s->kind != ALC_SPAN_SMALL && s->kind != ALC_SPAN_LARGE))
-        return;   /* the free says what is wrong */
-    unsigned had;
-    size_t req = requested_kind(s, p, &had);
-    if (req == SIZE_MAX)
-        return;   /* the free says what is wrong */
+    alc_cachelist_t *l;
+    uint64_t w = hard_header(alc__tls_cache, p, &l);   /* malloc's small blocks: no span read */
+    unsigned had = alc__hdr_kind(w);
+    size_t req = alc__hdr_req(w);
+    if (!w) {
+        alc_span_t *s = alc__pagemap_lookup(p);
+        if (!s || (s->kind != ALC_SPAN_SMALL && s->kind != ALC_SPAN_LARGE))
+            return;   /* the free says what is wrong */
+        req = requested_kind(s, p, &had);
+        if (req == SIZE_MAX)
+            return;   /* the free says what is wrong */
+    }
     if (had != kind)
         fatal_block(kind == ALC_KIND_NEW_ARRAY ? "delete[] of a block not from new[]"
                     : had == ALC_KIND_NEW_ARRAY ? "delete of a block from new[] (delete[] it)"
@@ -1299,25 +1305,33 @@ ALC_INLINE void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_
     hard_push(c, cls, obj);
 }
 
-/* free's small side while defences are on, for a block malloc handed out
- * (alc__front_bytes into its object), found as free_fast finds an object:
- * through the page-map entry and the class's constants beside the thread's
- * list, without reading the span; its header says it is handed out. Any
- * other (memalign's blocks, samples, every misuse): false, for the slow
- * side, which reads the span and says what is wrong. */
-ALC_INLINE bool hard_free(void *user) {
-    alc_cache_t *c = alc__tls_cache;
+/* The header of the block malloc handed out at user (alc__front_bytes
+ * into its object), found as free_fast finds an object: through the
+ * page-map entry and the class's constants beside thread cache c's lists,
+ * without reading the span; *l gets the class's list. 0 for anything else
+ * (memalign's blocks, blocks waiting in quarantine, every misuse). */
+ALC_INLINE uint64_t hard_header(alc_cache_t *c, const void *user, alc_cachelist_t **l) {
     if ((uintptr_t)user >> 48 || !c->is_real)
-        return false;
+        return 0;
     uint64_t info = alc__pm_info(alc__pm_slot(user));
     uintptr_t j = (uintptr_t)(info & 0xff), obj = (uintptr_t)user - alc__front_bytes;
-    alc_cachelist_t *l = (alc_cachelist_t *)((char *)&c->not_small + j * 8);
+    *l = (alc_cachelist_t *)((char *)&c->not_small + j * 8);
     if (!starts_at((const alc_class_fast_t *)((char *)&c->check_not_small + j * 8), obj + j - (uintptr_t)info))
-        return false;
+        return 0;
     uint64_t w = alc__hdr_read(obj);
-    if (!w || (w & ALC_HDR_WAITING) || alc__hdr_front(w) != alc__front_bytes)
+    return !w || (w & ALC_HDR_WAITING) || alc__hdr_front(w) != alc__front_bytes ? 0 : w;
+}
+
+/* free's small side while defences are on, for a block hard_header finds;
+ * any other: false, for the slow side, which reads the span and says what
+ * is wrong. */
+ALC_INLINE bool hard_free(void *user) {
+    alc_cache_t *c = alc__tls_cache;
+    alc_cachelist_t *l;
+    uint64_t w = hard_header(c, user, &l);
+    if (!w)
         return false;
-    hard_free_block(c, (unsigned)(l - c->lists), (void *)obj, w);
+    hard_free_block(c, (unsigned)(l - c->lists), (char *)user - alc__front_bytes, w);
     return true;
 }
 
