@@ -801,6 +801,7 @@ static bool sample_count(size_t size) { return count_down(size) && alc__profile_
 static ALC_NOINLINE void free_slow(void *p, alc_span_t *s);
 ALC_INLINE bool hard_free(void *user);
 ALC_INLINE uint64_t hard_header(alc_cache_t *c, const void *user, alc_cachelist_t **l);
+ALC_INLINE void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w);
 
 /* Is p the start of one of small span s's objects? */
 ALC_INLINE bool starts_object(const alc_span_t *s, const void *p) {
@@ -974,21 +975,10 @@ ALC_EXPORT_ALIAS void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow) {
     return malloc_fast(size, new_array_nothrow_slow);
 }
 
-/* A delete's check: the block came from the matching new, and a sized
- * delete names the size asked for (0: not sized). */
-static void cxx_check(void *p, unsigned kind, size_t n) {
-    alc_cachelist_t *l;
-    uint64_t w = hard_header(alc__tls_cache, p, &l);   /* malloc's small blocks: no span read */
-    unsigned had = alc__hdr_kind(w);
-    size_t req = alc__hdr_req(w);
-    if (!w) {
-        alc_span_t *s = alc__pagemap_lookup(p);
-        if (!s || (s->kind != ALC_SPAN_SMALL && s->kind != ALC_SPAN_LARGE))
-            return;   /* the free says what is wrong */
-        req = requested_kind(s, p, &had);
-        if (req == SIZE_MAX)
-            return;   /* the free says what is wrong */
-    }
+/* A delete's check of the block at p (req bytes asked for, made by had):
+ * it came from the matching new, and a sized delete names the size asked
+ * for (n; 0: not sized). */
+static void cxx_verdict(void *p, unsigned kind, size_t n, unsigned had, size_t req) {
     if (had != kind)
         fatal_block(kind == ALC_KIND_NEW_ARRAY ? "delete[] of a block not from new[]"
                     : had == ALC_KIND_NEW_ARRAY ? "delete of a block from new[] (delete[] it)"
@@ -998,9 +988,33 @@ static void cxx_check(void *p, unsigned kind, size_t n) {
         fatal_block("sized delete: the size given is not the block's", p, req);
 }
 
+/* Checks a delete of p. A small block malloc's side handed out, whose
+ * header is found as the hardened free finds it (no span read), is freed
+ * here too, with no second lookup: true (unless the free is to be traced). */
+static bool cxx_check_free(void *p, unsigned kind, size_t n) {
+    alc_cache_t *c = alc__tls_cache;
+    alc_cachelist_t *l;
+    uint64_t w = hard_header(c, p, &l);
+    if (w) {
+        cxx_verdict(p, kind, n, alc__hdr_kind(w), alc__hdr_req(w));
+        if (atomic_load_explicit(&alc__trace_hook, memory_order_acquire))
+            return false;
+        hard_free_block(c, (unsigned)(l - c->lists), (char *)p - alc__front_bytes, w);
+        return true;
+    }
+    alc_span_t *s = alc__pagemap_lookup(p);
+    if (!s || (s->kind != ALC_SPAN_SMALL && s->kind != ALC_SPAN_LARGE))
+        return false;   /* the free says what is wrong */
+    unsigned had;
+    size_t req = requested_kind(s, p, &had);
+    if (req != SIZE_MAX)   /* else the free says what is wrong */
+        cxx_verdict(p, kind, n, had, req);
+    return false;
+}
+
 static void delete_other(void *p, size_t n, unsigned kind) {
-    if (ALC_UNLIKELY(alc__config.hardening.cxx_delete) && p)
-        cxx_check(p, kind, n);
+    if (ALC_UNLIKELY(alc__config.hardening.cxx_delete) && p && cxx_check_free(p, kind, n))
+        return;
     free_other_public(p, n);
 }
 static ALC_NOINLINE void delete_slow(void *p, size_t n) { delete_other(p, n, ALC_KIND_NEW); }
