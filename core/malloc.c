@@ -1323,7 +1323,8 @@ ALC_INLINE void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_
  * into its object), found as free_fast finds an object: through the
  * page-map entry and the class's constants beside thread cache c's lists,
  * without reading the span; *l gets the class's list. 0 for anything else
- * (memalign's blocks, blocks waiting in quarantine, every misuse). */
+ * (memalign's blocks, samples, whose frames name no class, blocks waiting
+ * in quarantine, every misuse). */
 ALC_INLINE uint64_t hard_header(alc_cache_t *c, const void *user, alc_cachelist_t **l) {
     if ((uintptr_t)user >> 48 || !c->is_real)
         return 0;
