@@ -251,6 +251,80 @@ const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, siz
     return NULL;
 }
 
+/* ---- malloc's own small blocks: the defences without their generality ----
+ * A block malloc made starts alc__front_bytes into its object: with the
+ * canary on, ALC_FRONT_BYTES, so its canary before it is the three words
+ * past the header and the one after it the four words past its request
+ * (its class leaves room for them); its bytes [8, usable) are what the
+ * fills and their checks cover. */
+_Static_assert(ALC_FRONT_BYTES == 32 && ALC_CANARY_BYTES == 32, "three words before, four after");
+
+ALC_INLINE void store64(unsigned char *p, uint64_t v) { memcpy(p, &v, sizeof v); }
+
+ALC_INLINE void small_canaries_write(unsigned char *obj, size_t req, uint64_t v) {
+    unsigned char *end = obj + ALC_FRONT_BYTES + req;
+    store64(obj + 8, v), store64(obj + 16, v), store64(obj + 24, v);
+    store64(end, v), store64(end + 8, v), store64(end + 16, v), store64(end + 24, v);
+}
+
+/* Which canary of small block obj is broken: "heap underflow" or
+ * "heap overflow"'s message, or NULL. */
+ALC_INLINE const char *small_canaries_check(const unsigned char *obj, size_t req, uint64_t v) {
+    const unsigned char *end = obj + ALC_FRONT_BYTES + req;
+    uint64_t before = (load64(obj + 8) ^ v) | (load64(obj + 16) ^ v) | (load64(obj + 24) ^ v);
+    uint64_t after = (load64(end) ^ v) | (load64(end + 8) ^ v) | (load64(end + 16) ^ v) | (load64(end + 24) ^ v);
+    if (ALC_LIKELY((before | after) == 0))
+        return NULL;
+    return before ? "heap underflow: the bytes before the block were overwritten"
+                  : "heap overflow: the bytes after the block were overwritten";
+}
+
+/* Bytes [from, usable) of obj all zero? from is 0 or 8 (past a header),
+ * usable a multiple of 8 of at least from + 16 (16-byte loads, the last
+ * one overlapping the tail as needed). */
+ALC_INLINE bool small_zero(const unsigned char *obj, size_t from, size_t usable) {
+    v2u64 acc = *(const v2u64 *)(obj + usable - 16);
+    size_t i = from;
+    if (from) {
+        acc[0] |= load64(obj + from);
+        i += 8;
+    }
+    for (; i + 64 <= usable; i += 64)
+        acc |= (*(const v2u64 *)(obj + i) | *(const v2u64 *)(obj + i + 16)) |
+               (*(const v2u64 *)(obj + i + 32) | *(const v2u64 *)(obj + i + 48));
+    for (; i + 16 <= usable; i += 16)
+        acc |= *(const v2u64 *)(obj + i);
+    return (acc[0] | acc[1]) == 0;
+}
+
+const char *alc__harden_small_out(void *p, size_t req, size_t usable) {
+    const alc_hardening_t *h = &alc__config.hardening;
+    unsigned char *obj = p, *b = obj + alc__front_bytes;
+    if (h->fill_free) {   /* all zero, the link cleared when the object left its list */
+        if (ALC_UNLIKELY(!small_zero(obj, 0, usable)))
+            return "write after free: a freed block was written to before it was handed out again";
+    } else if (h->fill_malloc == ALC_FILL_ZERO) {
+        memset(b, 0, req);
+    }
+    if (h->fill_malloc == ALC_FILL_PATTERN)
+        memset(b, MALLOC_BYTE, req);
+    if (h->canary)
+        small_canaries_write(obj, req, canary_for(obj));
+    return NULL;
+}
+
+const char *alc__harden_small_in(void *p, size_t req, size_t usable) {
+    unsigned char *obj = p;
+    if (alc__config.hardening.canary) {
+        const char *bad = small_canaries_check(obj, req, canary_for(obj));
+        if (bad)
+            return bad;
+    }
+    if (alc__config.hardening.fill_free || Q.limit)
+        memset(obj, FREE_BYTE, usable);
+    return NULL;
+}
+
 void alc__harden_fatal(const char *what, const void *p, size_t bytes) {
     char buf[224];
     int n = snprintf(buf, sizeof buf, "alloclab: %s (address %p, block of %zu bytes)\n", what, p, bytes);
@@ -274,9 +348,12 @@ static ALC_NOINLINE _Noreturn void written_in_quarantine(const qent_t *e) {
                       e->bytes - front);
 }
 
+/* (A small block's object is at least 24 bytes: a header and a byte.) */
 ALC_INLINE void check_left(const qent_t *e, bool always) {
-    size_t from = e->cls == ALC_QLARGE ? 0 : sizeof(uint64_t);   /* past a small block's header */
-    if (!e->sealed && (always || !e->checked_on_reuse) && !filled(e->p, from, e->bytes))
+    if (e->sealed || (!always && e->checked_on_reuse))
+        return;
+    bool large = e->cls == ALC_QLARGE;
+    if (large ? !filled(e->p, 0, e->bytes) : !small_zero(e->p, sizeof(uint64_t), e->bytes))
         written_in_quarantine(e);
 }
 
@@ -309,15 +386,30 @@ ALC_INLINE qent_t ring_out(alc_qring_t *r) {
     return e;
 }
 
-/* Blocks of the shared FIFO into out, one, then more while it holds
- * over the limit (at most room); each checked once the lock is given back. */
-static unsigned orphans_out(qent_t *out, unsigned room) {
-    unsigned n = 0;
+/* Block e leaves c's FIFO or the shared one, checked: a small one back
+ * onto c's list of its class, a large one (any, c NULL) into out (*n of
+ * them so far). */
+ALC_INLINE void leave(alc_cache_t *c, qent_t e, qent_t *out, unsigned *n) {
+    check_left(&e, false);
+    if (ALC_LIKELY(e.cls != ALC_QLARGE && c))
+        alc__cache_push(c, e.cls, e.p);
+    else
+        out[(*n)++] = e;
+}
+
+/* Blocks of the shared FIFO out, one, then more while it holds over the
+ * limit (at most room), each checked once the lock is given back: the
+ * small ones onto c's lists, the large ones into out (returns how many;
+ * c NULL: every one into out). */
+static unsigned orphans_out(alc_cache_t *c, qent_t *out, unsigned room) {
+    qent_t got[ORPHANS_A_PUT];
+    unsigned k = 0, n = 0;
+    room = room < ORPHANS_A_PUT ? room : ORPHANS_A_PUT;
     alc_lock(&Q.lock);
-    while (Q.orphans && n < room && (n == 0 || Q.orphan_bytes > Q.limit)) {
+    while (Q.orphans && k < room && (k == 0 || Q.orphan_bytes > Q.limit)) {
         alc_qring_t *r = Q.orphans;
-        out[n] = ring_out(r);
-        Q.orphan_bytes -= out[n++].bytes;
+        got[k] = ring_out(r);
+        Q.orphan_bytes -= got[k++].bytes;
         atomic_fetch_sub_explicit(&Q.orphan_n, 1, memory_order_relaxed);
         if (!r->n) {
             if (!(Q.orphans = r->next))
@@ -326,30 +418,28 @@ static unsigned orphans_out(qent_t *out, unsigned room) {
         }
     }
     alc_unlock(&Q.lock);
-    for (unsigned i = 0; i < n; i++)
-        check_left(&out[i], false);
+    for (unsigned i = 0; i < k; i++)
+        leave(c, got[i], out, &n);
     return n;
 }
 
 unsigned alc__quarantine_put(alc_cache_t *c, qent_t e, qent_t *out) {
     alc_qring_t *r = c->qring;
-    if (ALC_UNLIKELY(!r) && !(r = c->qring = ring_new())) {
-        out[0] = e;   /* no memory for a ring: the block is freed at once */
-        return 1;
-    }
     unsigned n = 0;
-    if (r->n > r->mask)
-        out[n++] = ring_out(r);
+    if (ALC_UNLIKELY(!r) && !(r = c->qring = ring_new())) {
+        leave(c, e, out, &n);   /* no memory for a ring: the block is freed at once */
+        return n;
+    }
+    if (ALC_UNLIKELY(r->n > r->mask))
+        leave(c, ring_out(r), out, &n);
     r->e[(r->head + r->n) & r->mask] = e;
     r->n++;
     r->recheck = !e.sealed;
     r->bytes += e.bytes;
     while (r->bytes > Q.limit && n < ALC_QOUT - ORPHANS_A_PUT)
-        out[n++] = ring_out(r);
-    for (unsigned i = 0; i < n; i++)
-        check_left(&out[i], false);
+        leave(c, ring_out(r), out, &n);
     if (ALC_UNLIKELY(atomic_load_explicit(&Q.orphan_n, memory_order_relaxed)))
-        n += orphans_out(out + n, ORPHANS_A_PUT);
+        n += orphans_out(c, out + n, ORPHANS_A_PUT);
     return n;
 }
 
@@ -379,7 +469,7 @@ alc_qent_t alc__quarantine_take(alc_cache_t *c) {
         out = ring_out(r);
         check_left(&out, false);
     } else if (atomic_load_explicit(&Q.orphan_n, memory_order_relaxed)) {
-        orphans_out(&out, 1);
+        orphans_out(NULL, &out, 1);
     }
     return out;
 }

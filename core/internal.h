@@ -490,6 +490,11 @@ ALC_INTERNAL void alc__harden_init(const alc_config_t *cfg);
  * program's bytes start front bytes in: req bytes asked for, usable bytes
  * in the object), or NULL. A block handed out (zero: its bytes read as zero): */
 ALC_INTERNAL const char *alc__harden_alloc(void *p, size_t req, size_t usable, bool small, bool zero, size_t front);
+/* The same for a small block malloc made (alc__front_bytes into its
+ * object obj, whose link is cleared), without the generality: */
+ALC_INTERNAL const char *alc__harden_small_out(void *obj, size_t req, size_t usable);
+/* and freed (its canaries checked, then zeroed for fill_free or the quarantine). */
+ALC_INTERNAL const char *alc__harden_small_in(void *obj, size_t req, size_t usable);
 /* Its canaries intact (realloc)? */
 ALC_INTERNAL const char *alc__harden_check(const void *p, size_t req, size_t usable, bool small, size_t front);
 /* The request of a block whose header is lost, found from where its

@@ -553,8 +553,10 @@ static ALC_NOINLINE void *hard_take_full(alc_cache_t *c, unsigned cls, size_t si
         return NULL;
     if (ALC_UNLIKELY(*first_word(p)))   /* before the defences write the block */
         written_after_free(cls, p);
-    const char *bad = alc__harden_blocks ? alc__harden_alloc(p, size, alc__class_size[cls], true, false, front) : NULL;
-    if (bad)
+    const char *bad = !alc__harden_blocks       ? NULL
+                      : front == alc__front_bytes ? alc__harden_small_out(p, size, alc__class_size[cls])
+                                                  : alc__harden_alloc(p, size, alc__class_size[cls], true, false, front);
+    if (ALC_UNLIKELY(bad))
         fatal_block(bad, (char *)p + front, alc__class_size[cls] - front);
     return hard_hand_out(c, cls, p, size, front);
 }
@@ -1306,9 +1308,14 @@ static void free_small(alc_span_t *s, void *p) {
  * header is w: its canaries checked, zeroed (fill_free, quarantine), then
  * into the quarantine (its header marked so) or onto the thread's list. */
 ALC_INLINE void hard_free_block(alc_cache_t *c, unsigned cls, void *obj, uint64_t w) {
-    size_t req = alc__hdr_req(w), usable = alc__class_size[cls];
-    if (alc__harden_blocks)
-        harden_free(obj, req, usable, true, alc__hdr_front(w));
+    size_t req = alc__hdr_req(w), usable = alc__class_size[cls], front = alc__hdr_front(w);
+    if (alc__harden_blocks && front == alc__front_bytes) {
+        const char *bad = alc__harden_small_in(obj, req, usable);
+        if (ALC_UNLIKELY(bad))
+            fatal_block(bad, (char *)obj + front, req);
+    } else if (alc__harden_blocks) {
+        harden_free(obj, req, usable, true, front);
+    }
     BUMP(c->req_freed[cls], req);
     if (alc__quarantine_on()) {
         *(uint64_t *)obj = alc__hdr_seal((uintptr_t)obj, (w & (((uint64_t)1 << 48) - 1)) | ALC_HDR_WAITING);
