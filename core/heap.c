@@ -400,19 +400,23 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
                                       : alc__pagemap_set(s->start, s->npages, s);
     if (rc < 0)
         goto fail_putback;
-    /* Pages that went back to the source may need taking up again. */
-    if (take_up(s->start, s->npages, s->dirty < s->npages) != 0) {
-        clear_ends(s);
-        if (kind != ALC_SPAN_LARGE)
-            alc__pagemap_set(s->start, s->npages, NULL);
-        goto fail_putback;
-    }
     H.spans_in_use++;
     H.activity++;
     note_in_use(now_ms());
     if (H.pages_mapped - H.pages_free > H.peak_in_use)
         __atomic_store_n(&H.peak_in_use, H.pages_mapped - H.pages_free, __ATOMIC_RELAXED);
+    bool released = s->dirty < s->npages;
     alc_unlock(&H.lock);
+    /* Pages that went back to the source may need taking up again, sealed
+     * ones opening: system calls, made with the span ours and the lock free. */
+    if (take_up(s->start, s->npages, released) != 0) {
+        alc_lock(&H.lock);
+        H.spans_in_use--;
+        clear_ends(s);
+        if (kind != ALC_SPAN_LARGE)
+            alc__pagemap_set(s->start, s->npages, NULL);
+        goto fail_putback;
+    }
     return s;
 
 fail_putback:
@@ -597,14 +601,15 @@ static void free_locked(alc_span_t *s, bool sealed) {
 }
 
 void alc__heap_free(alc_span_t *s) {
+    seal(s->start, s->npages);   /* before the lock: a system call */
     alc_lock(&H.lock);
-    free_locked(s, false);
+    free_locked(s, true);
     alc_unlock(&H.lock);
 }
 
 void alc__heap_free_sealed(alc_span_t *s) {
     alc_lock(&H.lock);
-    free_locked(s, alc__config.hardening.seal_free);
+    free_locked(s, true);
     alc_unlock(&H.lock);
 }
 
