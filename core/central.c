@@ -172,11 +172,22 @@ static uintptr_t carve_shuffled(uintptr_t first, uint32_t m, uintptr_t size, uin
  * of never-used ones linked in address order in one pass. Returns how many. */
 static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_freeobj_t **tail) {
     uint32_t got = 0;
+    uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
     if (k && s->freelist) {
-        alc_freeobj_t *first = s->freelist, *last = first, *next = alc__link(first);
-        for (got = 1; got < k && next; got++) {
-            last = next;
-            next = alc__link(next);
+        /* The objects listed: those neither out nor never used. All of
+         * them wanted: spliced whole at its known tail, with no walk over
+         * links another thread's frees may have left in its cache. */
+        uint32_t unused = (uint32_t)(((limit - s->carve) * s->magic) >> 32);
+        uint32_t listed = s->nelems - s->nalloc - unused;
+        alc_freeobj_t *first = s->freelist, *last = s->freetail, *next = NULL;
+        if (listed <= k) {
+            got = listed;
+        } else {
+            last = first, next = alc__link(first);
+            for (got = 1; got < k && next; got++) {
+                last = next;
+                next = alc__link(next);
+            }
         }
         s->freelist = next;
         if (ALC_UNLIKELY(s->fbits))
@@ -186,7 +197,6 @@ static uint32_t take_from(alc_span_t *s, uint32_t k, alc_freeobj_t **list, alc_f
             *tail = last;
         *list = first;
     }
-    uintptr_t limit = s->start + (uintptr_t)s->nelems * s->elemsize;
     if (got < k && s->carve < limit) {
         uint32_t m = (uint32_t)((limit - s->carve) / s->elemsize);
         m = m < k - got ? m : k - got;
@@ -317,6 +327,8 @@ alc_freeobj_t *alc__central_give_spans(unsigned cls, alc_freeobj_t *head, uint32
         if (ALC_UNLIKELY(s->fbits))
             mark_run(s, first, k, true);
         alc__set_link(last, s->freelist);
+        if (!s->freelist)
+            s->freetail = last;
         s->freelist = first;
         s->nalloc -= k;
         if (!s->in_central)

@@ -228,6 +228,8 @@ static void relink(alc_span_t *s, const uint64_t *bits) {
         if (!(bits[i / 64] & ((uint64_t)1 << (i % 64)))) {
             alc_freeobj_t *o = (alc_freeobj_t *)(s->start + (uintptr_t)i * s->elemsize);
             alc__set_link(o, head);
+            if (!head)
+                s->freetail = o;
             head = o;
         }
     uint32_t words = (s->nelems + 63) / 64;

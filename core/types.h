@@ -109,6 +109,7 @@ typedef struct alc_span {
 
     /* Central (small, tiny) */
     alc_freeobj_t *freelist;  /* returned objects */
+    alc_freeobj_t *freetail;  /* the last of them (while there are any) */
     uintptr_t carve;          /* next never-used object */
     uint32_t nalloc;          /* objects out of the span (caches or program) */
     uint8_t in_central;       /* on its class's nonempty list */
