@@ -255,8 +255,10 @@ const char *alc__harden_free(void *p, size_t req, size_t usable, bool small, siz
  * A block malloc made starts alc__front_bytes into its object: with the
  * canary on, ALC_FRONT_BYTES, so its canary before it is the three words
  * past the header and the one after it the four words past its request
- * (its class leaves room for them); its bytes [8, usable) are what the
- * fills and their checks cover. */
+ * (its class leaves room for them). Its whole object is what the fills
+ * cover, and what the check on reuse reads (the link cleared, the header
+ * not yet written); a block leaving the quarantine is checked past its
+ * header. */
 _Static_assert(ALC_FRONT_BYTES == 32 && ALC_CANARY_BYTES == 32, "three words before, four after");
 
 ALC_INLINE void store64(unsigned char *p, uint64_t v) { memcpy(p, &v, sizeof v); }

@@ -579,6 +579,8 @@ static __thread uint32_t idle_credit_ms;
 
 void alc__heap_idle_credit(uint32_t ms) { idle_credit_ms = ms; }
 
+/* Span s back to the free lists (lock held); sealed: its pages are as
+ * seal_free keeps free ones already (or it is off), else sealed here. */
 static void free_locked(alc_span_t *s, bool sealed) {
     if (s->kind == ALC_SPAN_LARGE)
         clear_ends(s);
