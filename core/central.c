@@ -378,13 +378,24 @@ uint32_t alc__central_mesh(unsigned cls) {
     return gone;
 }
 
-uint64_t alc__central_mesh_all(void) {
+/* One pass at a time (mesh.c keeps one range write-protected), taken
+ * before any class's lock; fork takes it first of central's. */
+static alc_lock_t mesh_pass = ALC_LOCK_INIT;
+
+static uint64_t mesh_all_held(void) {
     alc_mesh_stats_t before, after;
     alc__mesh_stats(&before);
     for (unsigned i = 0; i < alc__nclasses; i++)
         alc__central_mesh(i);
     alc__mesh_stats(&after);
     return after.pages_returned - before.pages_returned;
+}
+
+uint64_t alc__central_mesh_all(void) {
+    alc_lock(&mesh_pass);
+    uint64_t pages = mesh_all_held();
+    alc_unlock(&mesh_pass);
+    return pages;
 }
 
 /* When a pass runs. It is considered each time MESH_CREDIT bytes of
@@ -398,7 +409,6 @@ uint64_t alc__central_mesh_all(void) {
  * not walked again and again. */
 #define MESH_CREDIT ((uint64_t)8 << 20)
 static _Atomic uint64_t mesh_credit, mesh_last_ms, mesh_waste_after;
-static _Atomic int mesh_running;
 
 static uint64_t mesh_clock_ms(void) {
     struct timespec t;
@@ -418,17 +428,17 @@ static bool mesh_due(uint64_t spans, uint64_t objects, uint64_t now) {
 }
 
 void alc__central_mesh_when_due(void) {
-    if (!alc__config.compact.mesh || atomic_exchange_explicit(&mesh_running, 1, memory_order_acquire))
-        return;
+    if (!alc__config.compact.mesh || !alc_trylock(&mesh_pass))
+        return;   /* a pass is running */
     uint64_t spans, objects;
     alc__central_occupancy(&spans, &objects);
     if (mesh_due(spans, objects, mesh_clock_ms())) {
-        alc__central_mesh_all();
+        mesh_all_held();
         alc__central_occupancy(&spans, &objects);
         atomic_store_explicit(&mesh_waste_after, spans > objects ? spans - objects : 0, memory_order_relaxed);
         atomic_store_explicit(&mesh_last_ms, mesh_clock_ms(), memory_order_relaxed);
     }
-    atomic_store_explicit(&mesh_running, 0, memory_order_release);
+    alc_unlock(&mesh_pass);
 }
 
 /* After k objects of cls came back to their spans (no lock held). */
@@ -536,6 +546,7 @@ void alc__central_stats(unsigned cls, uint64_t *spans, uint64_t *nalloc, uint64_
 }
 
 void alc__central_lock_all(void) {
+    alc_lock(&mesh_pass);
     for (unsigned i = 0; i <= alc__nclasses; i++) {
         alc_lock(&central[i].tc_lock);
         alc_lock(&central[i].lock);
@@ -547,4 +558,5 @@ void alc__central_unlock_all(void) {
         alc_unlock(&central[i].lock);
         alc_unlock(&central[i].tc_lock);
     }
+    alc_unlock(&mesh_pass);
 }

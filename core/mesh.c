@@ -121,8 +121,11 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
     if (in_busy(a) && forking_here) {
         open_page(a);
     } else if (in_busy(a)) {
+        /* Maybe amid a fast path, now in the C library: not parked. */
+        ALC_SLOW_ENTER();
         while (in_busy(a))
             sched_yield();
+        ALC_SLOW_LEAVE();
     } else {
         alc_span_t *s = si->si_code == SEGV_ACCERR ? alc__pagemap_lookup((void *)a) : NULL;
         bool ours = si->si_code == SEGV_ACCERR && ((s && s->kind == ALC_SPAN_SMALL) || after_fork());
