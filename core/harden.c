@@ -96,6 +96,8 @@ bool alc__harden_is_zero(const void *p) {
     return zero_lo && (uintptr_t)p - zero_lo < used && ((uintptr_t)p & 15) == 0;
 }
 
+static void wide_init(void);
+
 void alc__harden_init(const alc_config_t *cfg) {
     const alc_hardening_t *h = &cfg->hardening;
     /* zero_size needs no slow sides but malloc(0)'s (cache.c sends size 0
@@ -106,6 +108,7 @@ void alc__harden_init(const alc_config_t *cfg) {
     alc__harden_blocks = h->canary || h->fill_free || h->fill_malloc != ALC_FILL_NONE || h->quarantine;
     if (h->zero_size && !zero_lo)
         zero_region_init();
+    wide_init();
     alc__canary_bytes = h->canary ? ALC_CANARY_BYTES : 0;
     alc__front_bytes = !alc__hardened ? 0 : h->canary ? ALC_FRONT_BYTES : ALC_HDR_BYTES;
     Q.limit = h->quarantine;
@@ -132,11 +135,46 @@ static uint64_t load64(const void *p) {
     return v;
 }
 
+/* The checks of a freed block's bytes read every byte of it: with AVX2
+ * (known at start-up) a run of ZERO_WIDE bytes or more is read 32 bytes a
+ * load, 128 a step, which halves the instructions of a check. */
+#define ZERO_WIDE 256
+static bool has_avx2;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* p[0, n) all zero? n at least 128: the last load overlaps the tail. */
+__attribute__((target("avx2"), noinline)) static bool zero_run_avx2(const unsigned char *p, size_t n) {
+    __m256i acc = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128)
+        acc = _mm256_or_si256(acc, _mm256_or_si256(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i)),
+                                                                    _mm256_loadu_si256((const __m256i *)(p + i + 32))),
+                                                   _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i + 64)),
+                                                                   _mm256_loadu_si256((const __m256i *)(p + i + 96)))));
+    for (; i + 32 <= n; i += 32)
+        acc = _mm256_or_si256(acc, _mm256_loadu_si256((const __m256i *)(p + i)));
+    return _mm256_testz_si256(acc, acc);
+}
+#define ZERO_RUN_WIDE(n) ((n) >= ZERO_WIDE && has_avx2)
+static void wide_init(void) {
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2");
+}
+#else
+#define ZERO_RUN_WIDE(n) false
+__attribute__((unused)) static bool zero_run_avx2(const unsigned char *p, size_t n) {
+    (void)p, (void)n;
+    return false;
+}
+static void wide_init(void) {}
+#endif
+
 /* Bytes [from, to) of p all FREE_BYTE? 64 bytes a step (four 16-byte
  * vector loads, ORed), then 32, then words, then bytes (blocks are whole words but
  * for large blocks' tails). */
 typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1), may_alias));
-ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
+ALC_INLINE bool filled_narrow(const unsigned char *p, size_t from, size_t to) {
     v2u64 acc = {0, 0};
     size_t i = from;
     for (; i + 64 <= to; i += 64)
@@ -152,6 +190,12 @@ ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
     for (; i < to; i++)
         diff |= p[i];
     return diff == 0;
+}
+
+ALC_INLINE bool filled(const unsigned char *p, size_t from, size_t to) {
+    if (ZERO_RUN_WIDE(to - from))
+        return zero_run_avx2(p + from, to - from);
+    return filled_narrow(p, from, to);
 }
 
 /* The canary's bytes [req, end) of block b: its value, word after word
@@ -285,6 +329,8 @@ ALC_INLINE const char *small_canaries_check(const unsigned char *obj, size_t req
  * usable a multiple of 8 of at least from + 16 (16-byte loads, the last
  * one overlapping the tail as needed). */
 ALC_INLINE bool small_zero(const unsigned char *obj, size_t from, size_t usable) {
+    if (ZERO_RUN_WIDE(usable - from))
+        return zero_run_avx2(obj + from, usable - from);
     v2u64 acc = *(const v2u64 *)(obj + usable - 16);
     size_t i = from;
     if (from) {
@@ -460,7 +506,7 @@ void alc__quarantine_recheck_newest(alc_qring_t *r) {
         return;
     }
     size_t to = e->bytes < ALC_RECHECK_BYTES ? e->bytes : ALC_RECHECK_BYTES;
-    if (!e->sealed && from < to && !filled(p, from, to))
+    if (!e->sealed && from < to && !filled_narrow(p, from, to))
         written_in_quarantine(e);
 }
 

@@ -182,6 +182,33 @@ Test(harden, write_after_free_unseen_without_fill) {
     unseen_on(none, write_after_free, 48, "a write after free");
 }
 
+/* Blocks of hundreds of bytes and more are checked in wider steps (AVX2
+ * where the CPU has it): a write anywhere in one is still seen. */
+static size_t waf_size, waf_at;
+
+static void write_after_free_at(void *p) {
+    alc_free(p);
+    ((char *)p)[waf_at] = 'w';
+    void *again = alc_malloc(waf_size);   /* the same block, LIFO */
+    if (again != p)
+        _exit(3);
+}
+
+Test(harden, fill_free_catches_write_after_free_anywhere_in_big_blocks) {
+    static const size_t sizes[] = {250, 300, 1000, 5000, 20000};
+    start_hardened(fill_free_on);
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (unsigned k = 0; k < 3; k++) {
+            void *p = alc_malloc(sizes[i]);
+            size_t usable = alc_usable_size(p), at[] = {0, usable / 2 + 3, usable - 1};
+            waf_size = sizes[i];
+            waf_at = at[k];
+            misuse_t m = {write_after_free_at, p, usable};   /* the message names the whole block */
+            expect_stopped(&m, "write after free");
+        }
+    }
+}
+
 /* Freed memory reads as zero past its first word (the list's link). */
 Test(harden, fill_free_reads_after_free_see_zeros) {
     start_hardened(fill_free_on);
@@ -408,6 +435,22 @@ static void write_then_evict(void *p) {
 
 Test(harden, quarantine_catches_write_after_free_on_leaving) {
     stopped_on(quarantine_on, write_then_evict, 64, "write after free: a block in quarantine was written to");
+}
+
+/* The same for a block of 20000 bytes, written at its last usable byte. */
+static void write_end_then_evict(void *p) {
+    size_t usable = alc_usable_size(p);
+    alc_free(p);
+    ((char *)p)[usable - 1] = 'w';
+    for (int i = 0; i < 200; i++)
+        alc_free(alc_malloc(20000));
+}
+
+Test(harden, quarantine_catches_a_write_at_a_big_blocks_end_on_leaving) {
+    start_hardened(quarantine_on);
+    void *p = alc_malloc(20000);
+    misuse_t m = {write_end_then_evict, p, alc_usable_size(p)};
+    expect_stopped(&m, "write after free: a block in quarantine was written to");
 }
 
 /* The block still waits when the program ends: checked at exit. */
