@@ -350,7 +350,9 @@ static alc_span_t *take_tail(alc_span_t *s, size_t n) {
     return piece;
 }
 
-alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
+/* A span of npages; its last sealed_tail pages stay as seal_free keeps
+ * free ones (no access). */
+static alc_span_t *heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls, size_t sealed_tail) {
     size_t want = npages + align_pages - 1;
     alc_lock(&H.lock);
     alc_span_t *s = find(want);
@@ -409,7 +411,7 @@ alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, uns
     alc_unlock(&H.lock);
     /* Pages that went back to the source may need taking up again, sealed
      * ones opening: system calls, made with the span ours and the lock free. */
-    if (take_up(s->start, s->npages, released) != 0) {
+    if (take_up(s->start, s->npages - sealed_tail, released) != 0) {
         alc_lock(&H.lock);
         H.spans_in_use--;
         clear_ends(s);
@@ -426,6 +428,16 @@ fail_putback:
 fail:
     alc_unlock(&H.lock);
     return NULL;
+}
+
+alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls) {
+    return heap_alloc(npages, align_pages, kind, cls, 0);
+}
+
+/* seal_free on: a large span whose last page stays sealed, a guard page
+ * with no system call of its own. */
+alc_span_t *alc__heap_alloc_guarded(size_t npages, size_t align_pages) {
+    return heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0, 1);
 }
 
 /* Grows large span s in place to npages (more than it has) by taking the

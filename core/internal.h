@@ -203,6 +203,7 @@ ALC_INTERNAL void alc__meta_unlock_all(void);
  * of class cls is entered with its class in the page map (see
  * alc__pagemap_set_class), cls is unused for the others. */
 ALC_INTERNAL alc_span_t *alc__heap_alloc(size_t npages, size_t align_pages, uint8_t kind, unsigned cls);
+ALC_INTERNAL alc_span_t *alc__heap_alloc_guarded(size_t npages, size_t align_pages);
 ALC_INTERNAL void alc__heap_free(alc_span_t *s);
 /* The same for a span whose pages are all mapped with no access: seal_free
  * then leaves them so (no second mprotect). */

@@ -645,12 +645,17 @@ static ALC_NOINLINE void *large_alloc(size_t size, size_t align, size_t requeste
     bool guard = ALC_UNLIKELY(alc__config.hardening.guard_pages) && align == 0;
     size_t data = large_npages(size + (guard ? 0 : alc__canary_bytes + front)), npages = data + guard;
     size_t align_pages = align > alc__page_size ? align >> alc__page_shift : 1;
-    alc_span_t *s = alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
+    /* Under seal_free the heap's free pages have no access already: the
+     * guard page is one left sealed. */
+    bool sealed_guard = guard && alc__config.hardening.seal_free;
+    alc_span_t *s = sealed_guard ? alc__heap_alloc_guarded(npages, align_pages)
+                                 : alc__heap_alloc(npages, align_pages, ALC_SPAN_LARGE, 0);
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
-    if (guard && mprotect((void *)(s->start + (data << alc__page_shift)), alc__page_size, PROT_NONE) == 0) {
+    if (guard &&
+        (sealed_guard || mprotect((void *)(s->start + (data << alc__page_shift)), alc__page_size, PROT_NONE) == 0)) {
         front = ((data << alc__page_shift) - requested) & ~(size_t)15;
         s->tiny_shift = 1;   /* a large span has no tiny blocks: its last page is a guard */
     }
@@ -1243,8 +1248,10 @@ static void free_large(alc_span_t *s, void *p) {
 /* A large span back to the heap, its guard page (if any) opened again;
  * later: held back there, marked so that a second free is caught. */
 static void large_release(alc_span_t *s, bool later) {
-    if (s->tiny_shift) {
-        mprotect((void *)(s->start + ((s->npages - 1) << alc__page_shift)), alc__page_size, PROT_READ | PROT_WRITE);
+    if (s->tiny_shift) {   /* under seal_free the heap seals the whole span: the guard stays as it is */
+        if (!alc__config.hardening.seal_free)
+            mprotect((void *)(s->start + ((s->npages - 1) << alc__page_shift)), alc__page_size,
+                     PROT_READ | PROT_WRITE);
         s->tiny_shift = 0;
     }
     s->elemsize = 0;

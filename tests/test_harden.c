@@ -852,6 +852,25 @@ Test(harden, seal_free_faults_a_megabyte_below_a_block) {
     expect_fault(write_byte, p - (1 << 20), "a write a megabyte below a small block");
 }
 
+/* With guard_pages too, a large block's guard page is a page the heap
+ * leaves sealed: it faults, the block's own pages do not, and so again
+ * when a freed block's pages are handed out anew. */
+static const alc_hardening_t seal_guard_on = {.seal_free = 1, .guard_pages = 1};
+
+Test(harden, seal_free_and_guard_pages_fault_past_each_block) {
+    start_hardened(seal_guard_on);
+    for (int round = 0; round < 4; round++) {
+        size_t n = round % 2 ? 200000 : 256 * 1024;
+        char *p = alc_malloc(n);
+        cr_assert_not_null(p);
+        memset(p, round, n);
+        expect_fault(read_byte, p + n, "a read one byte past a guarded block");
+        alc_free(p);
+    }
+}
+
+Test(harden, seal_free_and_guard_pages_blocks_work) { guarded_blocks_work(seal_guard_on); }
+
 /* Blocks of every kind still work: taken from sealed pages, given back,
  * grown in place, reused. */
 Test(harden, seal_free_blocks_work) {
