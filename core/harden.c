@@ -143,7 +143,8 @@ static bool has_avx2;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-/* p[0, n) all zero? n at least 128: the last load overlaps the tail. */
+/* p[0, n) all zero? n at least 32: the first load, the last 32 bytes,
+ * covers the tail the steps leave. */
 __attribute__((target("avx2"), noinline)) static bool zero_run_avx2(const unsigned char *p, size_t n) {
     __m256i acc = _mm256_loadu_si256((const __m256i *)(p + n - 32));
     size_t i = 0;

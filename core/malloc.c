@@ -1245,10 +1245,11 @@ static void free_large(alc_span_t *s, void *p) {
     large_release(s, alc__config.hardening.delay_large && bytes <= HOLD_MAX);
 }
 
-/* A large span back to the heap, its guard page (if any) opened again;
- * later: held back there, marked so that a second free is caught. */
+/* A large span back to the heap, its guard page (if any) opened again
+ * unless seal_free seals it all there; later: held back there, marked so
+ * that a second free is caught. */
 static void large_release(alc_span_t *s, bool later) {
-    if (s->tiny_shift) {   /* under seal_free the heap seals the whole span: the guard stays as it is */
+    if (s->tiny_shift) {
         if (!alc__config.hardening.seal_free)
             mprotect((void *)(s->start + ((s->npages - 1) << alc__page_shift)), alc__page_size,
                      PROT_READ | PROT_WRITE);
